@@ -1,0 +1,69 @@
+"""Command line: `python -m index build` and `python -m index info`.
+
+Library errors are typed (errors.py); this is the one place they become a message on
+stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .build import build_index, describe
+from .embedder import SentenceTransformerEmbedder
+from .errors import SearchIndexError
+from .search_index import SearchIndex
+from .settings import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, IndexSettings
+from . import store
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m index", description="Build and inspect the search index.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="build or refresh the index (only changed sources are re-embedded)")
+    build.add_argument("--sources", default=str(DEFAULT_SOURCES), help="directory or single file of sources (default: %(default)s)")
+    build.add_argument("--out", default=str(DEFAULT_INDEX_DIR), help="index directory (default: %(default)s)")
+    build.add_argument("--quiet", action="store_true", help="no progress bars")
+    info = commands.add_parser("info", help="print the index manifest")
+    info.add_argument("--out", default=str(DEFAULT_INDEX_DIR), help="index directory (default: %(default)s)")
+    info.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
+    return parser
+
+
+def _info(out: str, as_json: bool) -> None:
+    build_dir = store.current_build(out)
+    manifest = store.read_manifest(build_dir)
+    SearchIndex.load(out)  # verifies checksums and that every file reads
+    if as_json:
+        print(json.dumps(manifest, indent=2, ensure_ascii=False))
+        return
+    print(f"index:     {build_dir}")
+    print(f"model:     {manifest['model']['name']} ({manifest['model']['dimension']} dims, normalised)")
+    print(f"passages:  {manifest['passages']} ({manifest['sentences']} sentences; {manifest['dense']['kind']} FAISS + BM25)")
+    print(f"sources:   {manifest['source_count']}")
+    for sid, source in sorted(manifest["sources"].items()):
+        print(f"  {sid:<40} {source['passages']:>5} passages  {source['title']}")
+    print(f"settings:  {json.dumps(manifest['settings'])}")
+    print(f"built at:  {manifest['built_at']}")
+    if manifest.get("skipped"):
+        print(f"skipped:   {len(manifest['skipped'])} file(s): " + "; ".join(f"{s['path']} ({s['reason']})" for s in manifest["skipped"]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "build":
+            embedder = SentenceTransformerEmbedder()
+            report = build_index(args.sources, args.out, embedder=embedder, settings=IndexSettings(), progress=not args.quiet)
+            print(describe(report))
+        else:
+            _info(args.out, args.json)
+    except SearchIndexError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""Build, refresh and open the index: the one entry point the CLIs and app.py use.
+
+`build_index` re-embeds only what changed. A source whose sha256, the model and the
+settings all match the current index keeps its passages and vectors; every other source is
+cut and embedded anew. The result is written to a fresh directory and published atomically
+(store.py), under a lock so two processes never build the same index at once.
+
+`stale_reasons` says why an index no longer matches its sources (empty list: fresh), and
+`open_index` builds only when needed, then loads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import dense, lexical, store
+from .embedder import MODEL_PACKAGE, Embedder
+from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from .passages import Passage, Sentence, document_passages
+from .search_index import SearchIndex
+from .settings import IndexSettings
+from .sources import Corpus, Document, load_corpus
+
+Log = Callable[[str], None]
+_LIBRARIES = ("faiss-cpu", "sentence-transformers", "bm25s", "numpy", "torch", "pysbd", MODEL_PACKAGE)
+
+
+@dataclass
+class BuildReport:
+    path: Path
+    passages: int
+    sources: int
+    embedded_sources: list[str] = field(default_factory=list)
+    reused_sources: list[str] = field(default_factory=list)
+    removed_sources: list[str] = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    dense_kind: str = "flat"
+    seconds: float = 0.0
+
+
+@dataclass
+class _Chunks:
+    """One source's sentences and passages, with sentence ids local to the source."""
+
+    sentences: list[Sentence]
+    passages: list[Passage]
+    passage_vectors: np.ndarray | None = None
+    sentence_vectors: np.ndarray | None = None
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _previous_chunks(out: Path, embedder: Embedder, settings: IndexSettings, log: Log) -> tuple[dict[str, str], dict[str, _Chunks]]:
+    """Per-source chunks and vectors of the current index, when it can be reused."""
+    try:
+        previous = SearchIndex.load(out, model=embedder.name)
+    except IndexMissingError:
+        return {}, {}
+    except (IndexCorruptError, IndexMismatchError) as exc:
+        log(f"Not reusing the previous index ({exc.__class__.__name__}); embedding every source.")
+        return {}, {}
+    if previous.settings != settings:
+        log("Settings changed since the last build; embedding every source.")
+        return {}, {}
+    hashes = {sid: info["sha256"] for sid, info in previous.manifest["sources"].items()}
+    chunks: dict[str, _Chunks] = {}
+    rows: dict[str, list[int]] = {}
+    first_sentence: dict[str, int] = {}
+    for i, sentence in enumerate(previous.sentences):
+        first_sentence.setdefault(sentence.source_id, i)
+        chunks.setdefault(sentence.source_id, _Chunks([], [])).sentences.append(sentence)
+    for row, passage in enumerate(previous.passages):
+        base = first_sentence.get(passage.source_id, 0)
+        chunks.setdefault(passage.source_id, _Chunks([], [])).passages.append(
+            _with_sentence_ids(passage, tuple(i - base for i in passage.sentence_ids))
+        )
+        rows.setdefault(passage.source_id, []).append(row)
+    vectors = previous.passage_vectors
+    for sid, entry in chunks.items():
+        entry.passage_vectors = vectors[rows.get(sid, [])]
+        if settings.sentence_vectors:
+            base = first_sentence.get(sid, 0)
+            entry.sentence_vectors = previous.sentence_vectors[base : base + len(entry.sentences)]
+    return hashes, chunks
+
+
+def _with_sentence_ids(passage: Passage, ids: tuple[int, ...]) -> Passage:
+    return Passage(**{**passage.__dict__, "sentence_ids": ids})
+
+
+def _index_text(passage: Passage, settings: IndexSettings) -> str:
+    return f"{passage.title} {passage.text}" if settings.title_prefix else passage.text
+
+
+def stale_reasons(corpus: Corpus, out: Path, *, model: str, settings: IndexSettings) -> list[str]:
+    """Why the index in `out` does not match `corpus` (an empty list means it is fresh)."""
+    try:
+        manifest = store.read_manifest(store.current_build(out))
+    except IndexMissingError:
+        return [f"no index in {out}"]
+    except IndexCorruptError as exc:
+        return [str(exc)]
+    reasons = []
+    if manifest.get("format_version") != store.FORMAT_VERSION:
+        reasons.append("index format changed")
+    if (manifest.get("model") or {}).get("name") != model:
+        reasons.append(f"model changed to {model}")
+    if manifest.get("settings") != settings.to_dict():
+        reasons.append("index settings changed")
+    built = {sid: info.get("sha256") for sid, info in (manifest.get("sources") or {}).items()}
+    now = {doc.source_id: doc.sha256 for doc in corpus.documents}
+    reasons += [f"source added: {sid}" for sid in sorted(now.keys() - built.keys())]
+    reasons += [f"source removed: {sid}" for sid in sorted(built.keys() - now.keys())]
+    reasons += [f"source changed: {sid}" for sid in sorted(now.keys() & built.keys()) if now[sid] != built[sid]]
+    return reasons
+
+
+def build_index(
+    sources: str | Path,
+    out: str | Path,
+    *,
+    embedder: Embedder,
+    settings: IndexSettings = IndexSettings(),
+    corpus: Corpus | None = None,
+    log: Log = print,
+    progress: bool = True,
+    lock_wait_seconds: float = 0.0,
+) -> BuildReport:
+    """Build (or refresh) the index of `sources` into `out`; see the module docstring."""
+    started = time.monotonic()
+    out = Path(out)
+    corpus = corpus if corpus is not None else load_corpus(sources)
+    for skipped in corpus.skipped:
+        log(f"Skipped {skipped.path}: {skipped.reason}")
+    with store.build_lock(out, wait_seconds=lock_wait_seconds):
+        old_hashes, old_chunks = _previous_chunks(out, embedder, settings, log)
+        report = BuildReport(out, 0, len(corpus.documents), skipped=list(corpus.skipped))
+        report.removed_sources = sorted(old_hashes.keys() - {d.source_id for d in corpus.documents})
+        per_source: list[tuple[Document, _Chunks]] = []
+        to_embed: list[_Chunks] = []
+        for doc in corpus.documents:
+            if old_hashes.get(doc.source_id) == doc.sha256 and doc.source_id in old_chunks:
+                per_source.append((doc, old_chunks[doc.source_id]))
+                report.reused_sources.append(doc.source_id)
+            else:
+                sentences, passages = document_passages(doc, settings)
+                chunks = _Chunks(sentences, passages)
+                per_source.append((doc, chunks))
+                to_embed.append(chunks)
+                report.embedded_sources.append(doc.source_id)
+        _embed(to_embed, embedder, settings, log, progress)
+        index = _assemble(per_source, embedder, settings, store.new_build_dir(out))
+        report.passages, report.dense_kind = len(index.passages), dense.kind_for(len(index.passages), approximate_above=settings.approximate_above)
+        index.write()
+        index.manifest = _manifest(index, corpus, embedder, settings, sources)
+        store.write_json_atomic(index.path / store.MANIFEST, index.manifest)
+        report.path = store.publish(out, index.path)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _embed(to_embed: list[_Chunks], embedder: Embedder, settings: IndexSettings, log: Log, progress: bool) -> None:
+    passage_texts = [_index_text(p, settings) for c in to_embed for p in c.passages]
+    sentence_texts = [s.text for c in to_embed for s in c.sentences] if settings.sentence_vectors else []
+    if not passage_texts:
+        return
+    log(f"Embedding {len(passage_texts)} passages" + (f" and {len(sentence_texts)} sentences" if sentence_texts else "") + f" with {embedder.name}...")
+    passage_vectors = embedder.embed(passage_texts, progress=progress)
+    sentence_vectors = embedder.embed(sentence_texts, progress=progress) if sentence_texts else None
+    p_at = s_at = 0
+    for chunks in to_embed:
+        chunks.passage_vectors = passage_vectors[p_at : p_at + len(chunks.passages)]
+        p_at += len(chunks.passages)
+        if sentence_vectors is not None:
+            chunks.sentence_vectors = sentence_vectors[s_at : s_at + len(chunks.sentences)]
+            s_at += len(chunks.sentences)
+
+
+def _assemble(per_source: list[tuple[Document, _Chunks]], embedder: Embedder, settings: IndexSettings, build_dir: Path) -> SearchIndex:
+    passages: list[Passage] = []
+    sentences: list[Sentence] = []
+    passage_vectors, sentence_vectors = [], []
+    for _doc, chunks in per_source:
+        base = len(sentences)
+        passages += [_with_sentence_ids(p, tuple(base + i for i in p.sentence_ids)) for p in chunks.passages]
+        sentences += chunks.sentences
+        passage_vectors.append(chunks.passage_vectors if chunks.passage_vectors is not None else np.zeros((0, embedder.dimension), np.float32))
+        if settings.sentence_vectors:
+            sentence_vectors.append(chunks.sentence_vectors)
+    all_passage_vectors = np.vstack(passage_vectors).astype(np.float32)
+    all_sentence_vectors = np.vstack(sentence_vectors).astype(np.float32) if sentence_vectors else np.zeros((0, embedder.dimension), np.float32)
+    kind = dense.kind_for(len(passages), approximate_above=settings.approximate_above)
+    faiss_index = dense.build(all_passage_vectors, kind=kind)
+    bm25 = lexical.build([_index_text(p, settings) for p in passages])
+    return SearchIndex(build_dir, {}, passages, sentences, all_sentence_vectors, faiss_index, bm25)
+
+
+def _manifest(index: SearchIndex, corpus: Corpus, embedder: Embedder, settings: IndexSettings, sources) -> dict:
+    counts: dict[str, int] = {}
+    for passage in index.passages:
+        counts[passage.source_id] = counts.get(passage.source_id, 0) + 1
+    return {
+        "format_version": store.FORMAT_VERSION,
+        "model": {"name": embedder.name, "package": MODEL_PACKAGE, "dimension": embedder.dimension, "normalized": True},
+        "dense": {"kind": dense.kind_for(len(index.passages), approximate_above=settings.approximate_above), "metric": "inner_product"},
+        "lexical": {"library": "bm25s", "stemmer": lexical.LANGUAGE, "stopwords": "en"},
+        "settings": settings.to_dict(),
+        "passages": len(index.passages),
+        "sentences": len(index.sentences),
+        "source_count": len(corpus.documents),
+        "sources": {
+            doc.source_id: {"sha256": doc.sha256, "title": doc.title, "path": doc.path, "passages": counts.get(doc.source_id, 0)}
+            for doc in corpus.documents
+        },
+        "skipped": [{"path": s.path, "reason": s.reason} for s in corpus.skipped],
+        "sources_path": str(sources),
+        "libraries": _library_versions(),
+        "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "files": store.checksums(index.path),
+    }
+
+
+def open_index(
+    sources: str | Path,
+    out: str | Path,
+    *,
+    embedder: Embedder,
+    settings: IndexSettings = IndexSettings(),
+    log: Log = print,
+    progress: bool = True,
+) -> SearchIndex:
+    """Load the index in `out`, building it first when it is missing, stale, corrupt or mismatched."""
+    out = Path(out)
+    corpus = load_corpus(sources)
+    reasons = stale_reasons(corpus, out, model=embedder.name, settings=settings)
+    if not reasons:
+        try:
+            return SearchIndex.load(out, model=embedder.name)
+        except (IndexCorruptError, IndexMismatchError) as exc:
+            reasons = [str(exc)]
+    log("Building the index: " + "; ".join(reasons))
+    report = build_index(sources, out, embedder=embedder, settings=settings, corpus=corpus, log=log, progress=progress, lock_wait_seconds=600)
+    log(describe(report))
+    return SearchIndex.load(out, model=embedder.name)
+
+
+def describe(report: BuildReport) -> str:
+    parts = [f"Built {report.passages} passages from {report.sources} sources in {report.seconds:.1f} s ({report.dense_kind} FAISS + BM25) at {report.path}."]
+    parts.append(f"Embedded: {', '.join(report.embedded_sources) or 'none'}; reused: {len(report.reused_sources)}.")
+    if report.removed_sources:
+        parts.append(f"Removed: {', '.join(report.removed_sources)}.")
+    if report.skipped:
+        parts.append(f"Skipped {len(report.skipped)} file(s) (see above).")
+    return " ".join(parts)

@@ -1,0 +1,35 @@
+"""Typed errors of the index package.
+
+Every message says what went wrong and what to do about it; the CLIs and app.py print
+them as they are. Nothing here catches anything.
+"""
+
+from __future__ import annotations
+
+
+class SearchIndexError(Exception):
+    """Base class of every error the index package raises on purpose."""
+
+
+class SourcesError(SearchIndexError):
+    """The sources cannot be read: missing or empty directory, no usable file, clashing ids."""
+
+
+class ModelNotInstalledError(SearchIndexError):
+    """The embedding model package is not installed."""
+
+
+class IndexMissingError(SearchIndexError):
+    """No built index at the given place."""
+
+
+class IndexCorruptError(SearchIndexError):
+    """An index file is missing, truncated or altered (its checksum does not match)."""
+
+
+class IndexMismatchError(SearchIndexError):
+    """The index was built with another model, format version or settings than asked for."""
+
+
+class BuildLockedError(SearchIndexError):
+    """Another process is building the same index right now."""

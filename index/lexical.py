@@ -1,0 +1,57 @@
+"""The lexical (BM25) index over passage texts, with bm25s.
+
+`tokenize` is the one tokeniser for both sides: passages at build time and questions at
+query time (lower-case, English stop words out, Snowball stems), so a term matches
+whatever its inflection ("sessions" ~ "session").
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+
+LANGUAGE = "english"
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(LANGUAGE)
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Stemmed, stop-word-free tokens of each text.
+
+    >>> tokenize(["Will the needles hurt during sessions?"])
+    [['needl', 'hurt', 'dure', 'session']]
+    """
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+def build(texts: list[str]) -> bm25s.BM25:
+    retriever = bm25s.BM25()
+    retriever.index(tokenize(texts), show_progress=False)
+    return retriever
+
+
+def scores(retriever: bm25s.BM25, query_tokens: list[str], count: int) -> np.ndarray:
+    """BM25 score of every passage for one tokenised query (zeros when no token is known)."""
+    known = [t for t in query_tokens if t in retriever.vocab_dict]
+    if not known:
+        return np.zeros(count, dtype=np.float32)
+    return np.asarray(retriever.get_scores(known), dtype=np.float32)
+
+
+def vocabulary(retriever: bm25s.BM25) -> set[str]:
+    return {t for t in retriever.vocab_dict if t}
+
+
+def write(retriever: bm25s.BM25, directory: Path) -> None:
+    retriever.save(str(directory), show_progress=False)
+
+
+def read(directory: Path) -> bm25s.BM25:
+    return bm25s.BM25.load(str(directory), mmap=False, show_progress=False, verbosity=0)

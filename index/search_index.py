@@ -1,0 +1,125 @@
+"""A built index, loaded and checked: passages, sentences, FAISS and BM25, with its manifest.
+
+`SearchIndex.load(out)` refuses an index it cannot trust: unknown format version, files
+whose checksums differ from the manifest, or (when `model` is given) another model than
+the one the caller will embed queries with. Every refusal names the command to run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from . import dense, lexical, store
+from .errors import IndexCorruptError, IndexMismatchError
+from .passages import Passage, Sentence
+from .settings import IndexSettings
+
+PASSAGES_FILE = "passages.jsonl"
+SENTENCES_FILE = "sentences.jsonl"
+DENSE_FILE = "dense.faiss"
+SENTENCE_VECTORS_FILE = "sentence_vectors.npy"
+BM25_DIR = "bm25"
+
+
+@dataclass
+class SearchIndex:
+    path: Path
+    manifest: dict
+    passages: list[Passage]
+    sentences: list[Sentence]
+    sentence_vectors: np.ndarray
+    dense: faiss.Index
+    bm25: object
+    _vocabulary: set[str] | None = field(default=None, repr=False)
+
+    @property
+    def model_name(self) -> str:
+        return self.manifest["model"]["name"]
+
+    @property
+    def settings(self) -> IndexSettings:
+        return IndexSettings.from_dict(self.manifest["settings"])
+
+    @property
+    def source_ids(self) -> list[str]:
+        return sorted(self.manifest["sources"])
+
+    @cached_property
+    def passage_vectors(self) -> np.ndarray:
+        return dense.vectors_of(self.dense)
+
+    @cached_property
+    def lexical_vocabulary(self) -> set[str]:
+        return lexical.vocabulary(self.bm25)
+
+    @classmethod
+    def load(cls, out: str | Path, *, model: str | None = None, verify: bool = True) -> "SearchIndex":
+        out = Path(out)
+        build_dir = store.current_build(out)
+        manifest = store.read_manifest(build_dir)
+        rebuild = f"python -m index build --out {out}"
+        if manifest.get("format_version") != store.FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"The index in {out} has format version {manifest.get('format_version')!r}; this program reads "
+                f"version {store.FORMAT_VERSION}. Rebuild it: {rebuild}"
+            )
+        built_with = (manifest.get("model") or {}).get("name")
+        if model is not None and built_with != model:
+            raise IndexMismatchError(
+                f"The index in {out} was built with the model {built_with!r}, but this program embeds questions "
+                f"with {model!r}. Rebuild it: {rebuild}"
+            )
+        if verify:
+            store.verify_files(build_dir, manifest)
+        try:
+            passages = [_passage(r) for r in _read_jsonl(build_dir / PASSAGES_FILE)]
+            sentences = [Sentence(**r) for r in _read_jsonl(build_dir / SENTENCES_FILE)]
+            sentence_vectors = np.load(build_dir / SENTENCE_VECTORS_FILE, allow_pickle=False)
+            faiss_index = dense.read(str(build_dir / DENSE_FILE))
+            bm25 = lexical.read(build_dir / BM25_DIR)
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise IndexCorruptError(f"The index in {build_dir} cannot be read ({exc}). Rebuild it: {rebuild}") from exc
+        if faiss_index.ntotal != len(passages) or len(passages) != manifest.get("passages"):
+            raise IndexCorruptError(
+                f"The index in {build_dir} is inconsistent ({faiss_index.ntotal} vectors, {len(passages)} passages, "
+                f"manifest says {manifest.get('passages')}). Rebuild it: {rebuild}"
+            )
+        return cls(build_dir, manifest, passages, sentences, sentence_vectors, faiss_index, bm25)
+
+    def write(self) -> None:
+        """Write all files but the manifest into `self.path` (a fresh build directory)."""
+        _write_jsonl(self.path / PASSAGES_FILE, (_passage_record(p) for p in self.passages))
+        _write_jsonl(self.path / SENTENCES_FILE, (s.__dict__ for s in self.sentences))
+        np.save(self.path / SENTENCE_VECTORS_FILE, self.sentence_vectors, allow_pickle=False)
+        dense.write(self.dense, str(self.path / DENSE_FILE))
+        (self.path / BM25_DIR).mkdir()
+        lexical.write(self.bm25, self.path / BM25_DIR)
+
+
+def _passage(record: dict) -> Passage:
+    record = dict(record)
+    record["sentence_ids"] = tuple(record.get("sentence_ids", ()))
+    return Passage(**record)
+
+
+def _passage_record(passage: Passage) -> dict:
+    record = dict(passage.__dict__)
+    record["sentence_ids"] = list(passage.sentence_ids)
+    return record
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _write_jsonl(path: Path, records) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
