@@ -26,7 +26,7 @@ from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from .passages import Passage, Sentence, document_passages
 from .search_index import SearchIndex
 from .settings import IndexSettings
-from .sources import Corpus, Document, load_corpus
+from .sources import LEAD_SECTION, Corpus, Document, load_corpus
 
 Log = Callable[[str], None]
 _LIBRARIES = ("faiss-cpu", "sentence-transformers", "bm25s", "numpy", "torch", "pysbd", MODEL_PACKAGE)
@@ -104,7 +104,19 @@ def _with_sentence_ids(passage: Passage, ids: tuple[int, ...]) -> Passage:
 
 
 def _index_text(passage: Passage, settings: IndexSettings) -> str:
+    """What BM25 indexes for a passage."""
     return f"{passage.title} {passage.text}" if settings.title_prefix else passage.text
+
+
+def _embedded_text(passage: Passage, settings: IndexSettings) -> str:
+    """What is embedded for a passage: its text, after the context the settings ask for."""
+    text = _index_text(passage, settings)
+    if settings.embed_context == "section":
+        # Lead text has no heading of its own; the article title says what it is about.
+        return f"{passage.title if passage.section == LEAD_SECTION else passage.section}: {text}"
+    if settings.embed_context == "title_section":
+        return f"{passage.title}. {passage.section}: {text}"
+    return text
 
 
 def stale_reasons(corpus: Corpus, out: Path, *, model: str, settings: IndexSettings) -> list[str]:
@@ -122,6 +134,8 @@ def stale_reasons(corpus: Corpus, out: Path, *, model: str, settings: IndexSetti
         reasons.append(f"model changed to {model}")
     if manifest.get("settings") != settings.to_dict():
         reasons.append("index settings changed")
+    if manifest.get("lexical") != lexical.CONFIG:
+        reasons.append("lexical index settings changed")
     built = {sid: info.get("sha256") for sid, info in (manifest.get("sources") or {}).items()}
     now = {doc.source_id: doc.sha256 for doc in corpus.documents}
     reasons += [f"source added: {sid}" for sid in sorted(now.keys() - built.keys())]
@@ -175,7 +189,7 @@ def build_index(
 
 
 def _embed(to_embed: list[_Chunks], embedder: Embedder, settings: IndexSettings, log: Log, progress: bool) -> None:
-    passage_texts = [_index_text(p, settings) for c in to_embed for p in c.passages]
+    passage_texts = [_embedded_text(p, settings) for c in to_embed for p in c.passages]
     sentence_texts = [s.text for c in to_embed for s in c.sentences] if settings.sentence_vectors else []
     if not passage_texts:
         return
@@ -218,7 +232,7 @@ def _manifest(index: SearchIndex, corpus: Corpus, embedder: Embedder, settings: 
         "format_version": store.FORMAT_VERSION,
         "model": {"name": embedder.name, "package": MODEL_PACKAGE, "dimension": embedder.dimension, "normalized": True},
         "dense": {"kind": dense.kind_for(len(index.passages), approximate_above=settings.approximate_above), "metric": "inner_product"},
-        "lexical": {"library": "bm25s", "stemmer": lexical.LANGUAGE, "stopwords": "en"},
+        "lexical": lexical.CONFIG,
         "settings": settings.to_dict(),
         "passages": len(index.passages),
         "sentences": len(index.sentences),

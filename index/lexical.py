@@ -15,6 +15,8 @@ import numpy as np
 import Stemmer
 
 LANGUAGE = "english"
+STOPWORDS = "en_plus"  # NLTK's 179 English stop words; bm25s's "en" is Lucene's 33, too few for chat questions
+CONFIG = {"library": "bm25s", "stemmer": LANGUAGE, "stopwords": STOPWORDS}
 
 
 @lru_cache(maxsize=1)
@@ -26,9 +28,9 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     """Stemmed, stop-word-free tokens of each text.
 
     >>> tokenize(["Will the needles hurt during sessions?"])
-    [['needl', 'hurt', 'dure', 'session']]
+    [['needl', 'hurt', 'session']]
     """
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+    return bm25s.tokenize(texts, stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
 def build(texts: list[str]) -> bm25s.BM25:

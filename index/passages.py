@@ -2,8 +2,8 @@
 
 A sentence comes from pysbd, a rule-based splitter that knows abbreviations ("e.g.",
 "Dr.", "i.e."), run on one paragraph at a time so a sentence never spans a blank line.
-A passage is a window of 1 to `max_sentences` consecutive sentences of one section, at
-most `max_chars` characters, starting at every `stride`-th sentence, so each sentence
+A passage is a window of 1 to `max_sentences` consecutive sentences of one section (and,
+by default, of one paragraph), at most `max_chars` characters, starting at every `stride`-th sentence, so each sentence
 appears in context on both sides. Overlapping windows cost a few more vectors but let
 retrieval find the window centred on what was asked; qa/ later merges overlaps.
 
@@ -105,6 +105,14 @@ def document_sentences(doc: Document) -> list[Sentence]:
     return sentences
 
 
+def _unit_key(doc: Document, sentence: Sentence, within_paragraph: bool) -> tuple:
+    """Sentences with the same key may share a window: one section, and one paragraph if asked."""
+    section = _section_index(doc, sentence.start)
+    if not within_paragraph:
+        return (section,)
+    return (section, len(_PARAGRAPH_BREAK.findall(doc.body, 0, sentence.start)))
+
+
 def _fit(doc: Document, sentences: list[Sentence], max_chars: int) -> tuple[int, int, str]:
     """Span and text of a window; a lone sentence over the limit is cut at a word, marked with '…'."""
     start, end = sentences[0].start, sentences[-1].end
@@ -119,10 +127,10 @@ def document_passages(doc: Document, settings: IndexSettings, first_sentence_id:
     """Sentences and passages of one document; sentence ids are numbered from `first_sentence_id`."""
     sentences = document_sentences(doc)
     passages: list[Passage] = []
-    by_section: dict[str, list[int]] = {}
+    units: dict[tuple, list[int]] = {}
     for i, sentence in enumerate(sentences):
-        by_section.setdefault((sentence.section, _section_index(doc, sentence.start)), []).append(i)
-    for members in by_section.values():
+        units.setdefault(_unit_key(doc, sentence, settings.within_paragraph), []).append(i)
+    for members in units.values():
         last_window_end = -1
         for pos in range(0, len(members), settings.stride):
             window = members[pos : pos + settings.max_sentences]

@@ -1,0 +1,136 @@
+"""When the articles do not answer: a small calibrated model over retrieval evidence.
+
+Features (all cheap, all computed for every question):
+
+- dense_top, sentence_top: cosine of the best passage and the best sentence;
+- lexical: best BM25 score, squashed into [0, 1);
+- agreement: share of the dense top 5 that BM25 also ranks top 5;
+- unknown_max, unknown_sum: the question's key terms that the corpus (and the glossary)
+  has never seen, each weighted by how rare it is in everyday English, so that an unknown
+  "medicare" or "cupping" counts fully and an unknown "would" or "somewhere" hardly at all;
+- known_share: share of key terms the corpus knows;
+- specific_support: the same over the specific terms only (those not found all over the corpus),
+  each weighted by its rarity in English: what the question asks about, beyond "acupuncture"
+  and "neuropathy", and whether the articles know it.
+
+A logistic regression turns them into the probability that the question is out of scope;
+above `threshold` the bot abstains. Weights live in abstention.json and are refit from a
+question set with `python -m qa calibrate QUESTIONS.jsonl` (for example after adding
+articles); the threshold is set there to keep false abstention on answerable questions
+within a target rate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .query import PreparedQuestion
+from .retrieve import Evidence
+
+MODEL_FILE = Path(__file__).with_name("abstention.json")
+FEATURES = ("dense_top", "sentence_top", "lexical", "agreement", "unknown_max", "unknown_sum", "known_share", "specific_support")
+
+
+@lru_cache(maxsize=1)
+def _english_ranks() -> dict[str, int]:
+    from .spelling import english_words
+
+    ordered = sorted(english_words().dictionary.items(), key=lambda item: -item[1])
+    return {word: rank for rank, (word, _count) in enumerate(ordered)}
+
+
+def rarity(word: str) -> float:
+    """0 for the ~300 most common English words, 1 from rank ~10,000 on (and for unlisted words).
+
+    >>> rarity("would"), round(rarity("cost"), 2), rarity("reflexology")
+    (0.0, 0.34, 1.0)
+    """
+    rank = _english_ranks().get(word.lower())
+    if rank is None:
+        return 1.0
+    return min(1.0, max(0.0, (math.log10(rank + 1) - 2.5) / 1.5))
+
+
+def features(prepared: PreparedQuestion, evidence: Evidence) -> dict[str, float]:
+    weights = [rarity(t) for t in prepared.unknown_terms]
+    key = len(prepared.key_terms)
+    return {
+        "dense_top": evidence.dense_top,
+        "sentence_top": evidence.sentence_top,
+        "lexical": evidence.lexical_top / (evidence.lexical_top + 6.0),
+        "agreement": evidence.agreement,
+        "unknown_max": max(weights, default=0.0),
+        "unknown_sum": sum(weights),
+        "known_share": (key - len(prepared.unknown_terms)) / key if key else 1.0,
+        "specific_support": _specific_support(prepared),
+    }
+
+
+def _specific_support(prepared: PreparedQuestion) -> float:
+    unknown = set(prepared.unknown_terms)
+    weights = {t: 0.1 + rarity(t) for t in prepared.specific_terms}
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t not in unknown) / total if total else 1.0
+
+
+@dataclass
+class AbstentionModel:
+    weights: dict[str, float]
+    bias: float
+    threshold: float
+    fitted_on: str = ""
+    note: str = ""
+
+    def probability(self, values: dict[str, float]) -> float:
+        z = self.bias + sum(self.weights[name] * values[name] for name in FEATURES)
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def should_abstain(self, values: dict[str, float]) -> bool:
+        return self.probability(values) >= self.threshold
+
+    def save(self, path: Path = MODEL_FILE) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> "AbstentionModel":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        missing = set(FEATURES) - set(data.get("weights", {}))
+        if missing:
+            raise ValueError(f"{path} lacks weights for {sorted(missing)}; refit it: python -m qa calibrate eval/questions.jsonl")
+        return cls(**data)
+
+
+def fit(rows: list[tuple[dict[str, float], bool]], *, max_false_abstention: float = 0.04, l2: float = 0.05,
+        fitted_on: str = "") -> AbstentionModel:
+    """Fit on (features, out_of_scope) pairs; pick the threshold that keeps false abstention
+    on in-scope rows at or under `max_false_abstention`, then abstains on as much as it can."""
+    X = np.array([[values[name] for name in FEATURES] for values, _ in rows], dtype=float)
+    y = np.array([out for _, out in rows], dtype=float)
+    if y.min() == y.max():
+        raise ValueError("Calibration needs both answerable and out-of-scope questions.")
+    mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-9
+    Z = (X - mean) / scale
+    w, b = np.zeros(Z.shape[1]), 0.0
+    for _ in range(5000):  # plain gradient descent: 8 features, a few hundred rows
+        p = 1 / (1 + np.exp(-(Z @ w + b)))
+        w -= 0.3 * (Z.T @ (p - y) / len(y) + l2 * w)
+        b -= 0.3 * float((p - y).mean())
+    weights = w / scale
+    bias = b - float((mean / scale) @ w)
+    probs = 1 / (1 + np.exp(-(X @ weights + bias)))
+    in_scope = np.sort(probs[y == 0])[::-1]
+    allowed = int(math.floor(max_false_abstention * len(in_scope)))
+    threshold = float(in_scope[allowed]) + 1e-6 if allowed < len(in_scope) else 0.5
+    return AbstentionModel(
+        weights={name: round(float(v), 6) for name, v in zip(FEATURES, weights)},
+        bias=round(bias, 6),
+        threshold=round(threshold, 6),
+        fitted_on=fitted_on,
+        note=f"logistic regression, l2={l2}; threshold keeps false abstention <= {max_false_abstention:.0%} on the fit set",
+    )

@@ -1,0 +1,164 @@
+"""The answering pipeline: question (+ conversation) in, answer object out.
+
+    triage -> prepare (trim, small talk, language, spelling, glossary, follow-up)
+           -> embed -> hybrid retrieval -> abstain? -> compose
+
+Load once (`Answerer.load`), call `ask` from any number of threads: the model, FAISS and BM25
+are only read. `use_index` swaps in a rebuilt index in one assignment, so a request sees
+either the old index or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from index import Embedder, SearchIndex, SentenceTransformerEmbedder, open_index
+
+from . import safety
+from .abstain import AbstentionModel, features
+from .compose import Reply, answer_object, escape
+from .config import Settings, load_settings
+from .glossary import Glossary, default_glossary
+from .language import NAMES
+from .query import PreparedQuestion, QueryBuilder
+from .retrieve import HybridRetriever, Retrieval, RetrievalParams
+
+
+@dataclass
+class Result:
+    """An answer plus what evaluation and debugging need to see behind it."""
+
+    answer: dict
+    prepared: PreparedQuestion
+    retrieval: Retrieval | None
+    features: dict | None
+    ms: float
+
+    @property
+    def source_ranking(self) -> list[tuple[str, float]]:
+        return self.retrieval.source_ranking if self.retrieval else []
+
+
+@dataclass(frozen=True)
+class _Engine:
+    """Everything that depends on one index; replaced as a whole."""
+
+    index: SearchIndex
+    retriever: HybridRetriever
+    queries: QueryBuilder
+
+
+class Answerer:
+    def __init__(self, index: SearchIndex, embedder: Embedder, settings: Settings, *,
+                 params: RetrievalParams = RetrievalParams(), abstention: AbstentionModel | None = None,
+                 glossary: Glossary | None = None):
+        self.embedder = embedder
+        self.settings = settings
+        self.params = params
+        self.abstention = abstention if abstention is not None else AbstentionModel.load()
+        self.glossary = glossary or default_glossary()
+        self._engine = self._make_engine(index)
+
+    @classmethod
+    def load(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
+             log: Callable[[str], None] = print, progress: bool = True) -> "Answerer":
+        """Load the model and the index, building the index first when missing or stale."""
+        settings = settings or load_settings()
+        embedder = embedder or SentenceTransformerEmbedder()
+        index = open_index(settings.sources_dir, settings.index_dir, embedder=embedder, log=log, progress=progress)
+        return cls(index, embedder, settings)
+
+    @property
+    def index(self) -> SearchIndex:
+        return self._engine.index
+
+    def use_index(self, index: SearchIndex) -> None:
+        self._engine = self._make_engine(index)
+
+    def _make_engine(self, index: SearchIndex) -> _Engine:
+        queries = QueryBuilder(
+            corpus_texts=[p.text for p in index.passages],
+            lexical_vocabulary=index.lexical_vocabulary,
+            glossary=self.glossary,
+            max_chars=self.settings.max_question_chars,
+        )
+        return _Engine(index, HybridRetriever(index, self.params), queries)
+
+    def ask(self, question: str, history: list[dict] | None = None) -> dict:
+        """The contract's answer object for one question."""
+        return self.answer(question, history).answer
+
+    def answer(self, question: str, history: list[dict] | None = None) -> Result:
+        started = time.perf_counter()
+        engine = self._engine  # one engine for the whole request, even if an index swap happens
+        prepared = engine.queries.prepare(question if isinstance(question, str) else "", history)
+        reply = Reply(question=prepared.text)
+        retrieval, values = None, None
+        if prepared.truncated:
+            reply.notes.append(f"Your message was long, so only its first {self.settings.max_question_chars:,} characters were used.")
+        if prepared.kind != "question":
+            reply.message = self._small_talk(prepared.kind)
+        elif triaged := self._triage(prepared):
+            reply.safety, reply.abstained = triaged.to_dict(), True
+            reply.message = self._after_safety()
+        else:
+            if prepared.language != "en":
+                reply.notes.append(
+                    f"It looks like you wrote in {NAMES.get(prepared.language, 'another language')}. The articles are in "
+                    "English, so here is the closest English answer I could find."
+                )
+            texts = [prepared.retrieval_text] + ([prepared.context_text] if prepared.context_text else [])
+            vector = engine.retriever.query_vector(self.embedder.embed(texts), prepared.context_weight)
+            retrieval = engine.retriever.search(
+                vector, prepared.retrieval_text, context=prepared.context_text,
+                context_weight=prepared.context_weight, k=self.settings.max_passages,
+            )
+            values = features(prepared, retrieval.evidence)
+            if not retrieval.hits or self.abstention.should_abstain(values):
+                reply.abstained = True
+                reply.message = self._abstention()
+            else:
+                reply.hits = retrieval.hits
+        answer = answer_object(reply, self.settings)
+        answer["question"] = question if isinstance(question, str) else ""
+        return Result(answer, prepared, retrieval, values, (time.perf_counter() - started) * 1000)
+
+    def _triage(self, prepared: PreparedQuestion):
+        found = safety.triage(prepared.text, self.settings)
+        if found is None and prepared.context:
+            found = safety.triage(f"{prepared.context} {prepared.text}", self.settings)
+        return found
+
+    def _examples(self, count: int = 3) -> str:
+        picked = [f"“{escape(e)}”" for e in self.settings.examples[:count]]
+        return ", ".join(picked[:-1]) + (f" or {picked[-1]}" if len(picked) > 1 else "".join(picked))
+
+    def _contact(self) -> str:
+        from .compose import safe_url
+
+        url = safe_url(self.settings.contact_url)
+        return f" You can also [{escape(self.settings.contact_label)}]({url})." if url else ""
+
+    def _small_talk(self, kind: str) -> str:
+        if kind == "empty":
+            return f"Please type a question about acupuncture for neuropathy, for example {self._examples(1)}."
+        if kind == "thanks":
+            return "You're welcome! Ask another question any time."
+        if kind == "goodbye":
+            return "Take care! Come back any time you have a question."
+        return (
+            f"Hello! I answer questions about acupuncture for peripheral neuropathy by quoting a small library of "
+            f"articles. You could ask, for example, {self._examples()}."
+        )
+
+    def _abstention(self) -> str:
+        return (
+            "I'm sorry, the articles I have don't answer that, and I won't guess. "
+            f"They cover {escape(self.settings.coverage)}. You could ask, for example, {self._examples(2)}. "
+            f"For questions about your own care, please ask a licensed clinician.{self._contact()}"
+        )
+
+    def _after_safety(self) -> str:
+        return f"Please get help first: the articles here cannot help with this.{self._contact()}"

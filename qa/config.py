@@ -1,0 +1,150 @@
+"""Settings of the answering service: the clinic file (clinic.toml) and environment variables.
+
+This is the one module that reads the environment:
+
+    QA_CONFIG       path of the clinic settings file (default: clinic.toml at the repository root)
+    QA_SOURCES_DIR  directory of source articles (default: sources/)
+    QA_INDEX_DIR    directory of the built index (default: var/index/)
+
+Values are validated here, and a bad file raises `ConfigError` naming the key and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.settings import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, REPO_ROOT
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG = REPO_ROOT / "clinic.toml"
+DEFAULT_DISCLAIMER = (
+    "This is educational information quoted from the listed articles, not medical advice. It does not replace "
+    "a licensed clinician who knows your health history. In an emergency, call {emergency_number}."
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    clinic_name: str = "Acupuncture & Neuropathy Q&A"
+    contact_url: str = ""
+    contact_label: str = "Contact the clinic"
+    emergency_number: str = "911"
+    crisis_line: str = "988"
+    crisis_line_name: str = "988 Suicide & Crisis Lifeline (call or text)"
+    disclaimer_template: str = DEFAULT_DISCLAIMER
+    coverage: str = (
+        "what peripheral neuropathy is and what causes it; how acupuncture is thought to relieve nerve pain; "
+        "what the research shows; what treatment involves (needles, sessions, how long and how often); "
+        "and its safety and side effects"
+    )
+    examples: tuple[str, ...] = (
+        "Will the needles hurt?",
+        "Is acupuncture safe if I take blood thinners?",
+        "How many sessions will I need?",
+        "How does acupuncture help nerve pain?",
+        "Can acupuncture help neuropathy from chemo?",
+    )
+    max_passages: int = 3
+    max_question_chars: int = 1000
+    store_question_text: bool = False
+    feedback_file: Path = REPO_ROOT / "var" / "feedback.jsonl"
+    allowed_origins: tuple[str, ...] = ("http://localhost:*", "http://127.0.0.1:*")
+    rate_limit_per_minute: int = 30
+    sources_dir: Path = DEFAULT_SOURCES
+    index_dir: Path = DEFAULT_INDEX_DIR
+    config_path: Path | None = field(default=None, compare=False)
+
+    @property
+    def disclaimer(self) -> str:
+        return self.disclaimer_template.format(emergency_number=self.emergency_number)
+
+
+_KEYS = {  # (table, key) -> (field, type)
+    ("clinic", "name"): ("clinic_name", str),
+    ("clinic", "contact_url"): ("contact_url", str),
+    ("clinic", "contact_label"): ("contact_label", str),
+    ("emergency", "emergency_number"): ("emergency_number", str),
+    ("emergency", "crisis_line"): ("crisis_line", str),
+    ("emergency", "crisis_line_name"): ("crisis_line_name", str),
+    ("answer", "disclaimer"): ("disclaimer_template", str),
+    ("answer", "coverage"): ("coverage", str),
+    ("answer", "examples"): ("examples", tuple),
+    ("answer", "max_passages"): ("max_passages", int),
+    ("answer", "max_question_chars"): ("max_question_chars", int),
+    ("privacy", "store_question_text"): ("store_question_text", bool),
+    ("privacy", "feedback_file"): ("feedback_file", Path),
+    ("widget", "allowed_origins"): ("allowed_origins", tuple),
+    ("widget", "rate_limit_per_minute"): ("rate_limit_per_minute", int),
+}
+
+
+def load_settings(path: str | Path | None = None, *, environ: dict | None = None) -> Settings:
+    """Settings from the clinic file and the environment (see the module docstring)."""
+    env = os.environ if environ is None else environ
+    path = Path(path or env.get("QA_CONFIG") or DEFAULT_CONFIG)
+    values: dict = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML ({exc}). Fix the file or point QA_CONFIG at another one.") from exc
+        values = _values(data, path)
+    elif env.get("QA_CONFIG"):
+        raise ConfigError(f"QA_CONFIG points at {path}, which does not exist. Fix the path or unset QA_CONFIG.")
+    if env.get("QA_SOURCES_DIR"):
+        values["sources_dir"] = Path(env["QA_SOURCES_DIR"])
+    if env.get("QA_INDEX_DIR"):
+        values["index_dir"] = Path(env["QA_INDEX_DIR"])
+    settings = Settings(**values, config_path=path if path.exists() else None)
+    _validate(settings, path)
+    return settings
+
+
+def _values(data: dict, path: Path) -> dict:
+    values = {}
+    for table, entries in data.items():
+        if not isinstance(entries, dict):
+            raise ConfigError(f"{path}: '{table}' must be a [table]. Known tables: clinic, emergency, answer, privacy, widget.")
+        for key, value in entries.items():
+            if (table, key) not in _KEYS:
+                known = ", ".join(k for t, k in _KEYS if t == table) or "none"
+                raise ConfigError(f"{path}: unknown setting [{table}] {key}. Known keys in [{table}]: {known}.")
+            name, kind = _KEYS[(table, key)]
+            values[name] = _convert(value, kind, f"{path}: [{table}] {key}")
+    return values
+
+
+def _convert(value, kind, where: str):
+    if kind is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings, got {value!r}.")
+        return tuple(value)
+    if kind is Path:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a path string, got {value!r}.")
+        candidate = Path(value)
+        return candidate if candidate.is_absolute() else REPO_ROOT / candidate
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{where} must be a whole number, got {value!r}.")
+    if not isinstance(value, kind):
+        raise ConfigError(f"{where} must be a {kind.__name__}, got {value!r}.")
+    return value
+
+
+def _validate(settings: Settings, path: Path) -> None:
+    if not 1 <= settings.max_passages <= 10:
+        raise ConfigError(f"{path}: [answer] max_passages must be between 1 and 10, got {settings.max_passages}.")
+    if not 50 <= settings.max_question_chars <= 20_000:
+        raise ConfigError(f"{path}: [answer] max_question_chars must be between 50 and 20000, got {settings.max_question_chars}.")
+    if settings.rate_limit_per_minute < 0:
+        raise ConfigError(f"{path}: [widget] rate_limit_per_minute must be 0 (off) or more, got {settings.rate_limit_per_minute}.")
+    try:
+        settings.disclaimer
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"{path}: [answer] disclaimer has an unknown placeholder ({exc}); only {{emergency_number}} is filled in.") from exc
+    if not settings.disclaimer.strip():
+        raise ConfigError(f"{path}: [answer] disclaimer must not be empty: every answer carries it.")

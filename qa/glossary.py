@@ -1,0 +1,46 @@
+"""The lay-term glossary (glossary.yaml): expand a question with the articles' own words.
+
+>>> g = Glossary({"blood thinners": ["warfarin", "eliquis"], "chemotherapy": ["chemo"]})
+>>> g.expansions("Is it OK with Warfarin after chemo?")
+['blood thinners', 'chemotherapy']
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+GLOSSARY_FILE = Path(__file__).with_name("glossary.yaml")
+
+
+class Glossary:
+    def __init__(self, entries: dict[str, list[str]]):
+        self.entries = {term: [lay.lower() for lay in lays] for term, lays in entries.items()}
+        self._patterns = [
+            (term, re.compile(r"\b(" + "|".join(re.escape(l) for l in sorted(lays, key=len, reverse=True)) + r")\b"))
+            for term, lays in self.entries.items()
+        ]
+
+    @classmethod
+    def load(cls, path: Path = GLOSSARY_FILE) -> "Glossary":
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+            raise ValueError(f"{path} must map each article term to a list of lay terms")
+        return cls({str(k): [str(x) for x in v] for k, v in data.items()})
+
+    def expansions(self, text: str) -> list[str]:
+        """Article terms whose lay words occur in `text`, in glossary order."""
+        lowered = text.lower().replace("\u2019", "'")
+        return [term for term, pattern in self._patterns if pattern.search(lowered) and term.lower() not in lowered]
+
+    def lay_words(self) -> set[str]:
+        """Every single-word lay term, for spelling correction and the known-words check."""
+        return {w for lays in self.entries.values() for lay in lays for w in re.findall(r"[a-z]+", lay)}
+
+
+@lru_cache(maxsize=1)
+def default_glossary() -> Glossary:
+    return Glossary.load()

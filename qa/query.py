@@ -1,0 +1,156 @@
+"""Turn what a person typed (plus the conversation) into what retrieval searches for.
+
+Steps, each small and visible in the result: trim to the length limit; spot small talk and
+other languages; correct typos against the corpus vocabulary; add the articles' words for
+lay terms (glossary); and, for a follow-up too vague to stand alone ("Can I still get
+it?"), prepend the person's previous message. The question's key terms, and which of them
+the corpus has never heard of, feed the decision to abstain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from index import lexical
+
+from . import language, smalltalk
+from .glossary import Glossary
+from .spelling import SpellFixer
+
+# Conversational words that carry no topic: they never make a question "about" something.
+GENERIC_WORDS = set(
+    """actual actually really just still get gets getting got go goes going gone help helps helped helping work works
+    worked working good bad better best worse normal true thing things way kind sort lot lots much many long often time
+    times day days week weeks month months year years people person someone everyone everybody anyone anything something
+    nothing need needs needed want wants wanted know knows tell say says said make makes made take takes taking took feel
+    feels felt like also even ever sure okay ok yes no maybe please question questions anyway whole right mean means
+    use used using try tried trying start started stop come comes came new old first last next thank thanks hi hello
+    able possible whether either instead typical usual usually exactly real common happen happens happening one ones
+    keep kept let put give gives look looks seem seems think thought read heard hear say worth stuff kinda sorta
+    """.split()
+)
+# Chat spellings fixed before anything else (whole words, case-insensitive).
+CHAT_SPELLINGS = {
+    "wat": "what", "wut": "what", "alot": "a lot", "theyre": "they're", "im": "I'm", "ive": "I've", "dont": "don't",
+    "doesnt": "doesn't", "cant": "can't", "wont": "won't", "isnt": "isn't", "didnt": "didn't", "u": "you", "ur": "your",
+    "r": "are", "pls": "please", "plz": "please", "b4": "before", "bc": "because", "cuz": "because", "coz": "because",
+    "w/": "with", "w": "with", "abt": "about", "thru": "through", "nite": "night", "tho": "though", "gonna": "going to",
+    "wanna": "want to", "gotta": "have to", "dr": "doctor", "meds": "medicines", "docs": "doctors",
+}
+_CHAT = re.compile(r"(?<![\w'])(" + "|".join(re.escape(k) for k in sorted(CHAT_SPELLINGS, key=len, reverse=True)) + r")(?![\w'])", re.IGNORECASE)
+
+ANAPHORA = {"it", "that", "this", "those", "these", "them", "they", "she", "he", "her", "him", "there", "then"}
+# How much a follow-up's earlier message weighs against the question, by the question's own key terms.
+CONTEXT_WEIGHT_BY_KEY_TERMS = {0: 1.0, 1: 0.6, 2: 0.35}
+COMMON_SHARE = 0.10
+
+
+@dataclass
+class PreparedQuestion:
+    text: str                      # the question as answered (after trimming)
+    truncated: bool = False
+    kind: str = "question"         # "empty" | "greeting" | "thanks" | "goodbye" | "question"
+    language: str = "en"
+    corrections: dict[str, str] = field(default_factory=dict)
+    expansions: list[str] = field(default_factory=list)
+    context: str | None = None     # the earlier message a follow-up leans on
+    retrieval_text: str = ""       # the question as searched: corrected, with glossary terms
+    context_text: str = ""         # the follow-up context as searched
+    context_weight: float = 0.0    # its weight against the question (vaguer question, more weight)
+    key_terms: list[str] = field(default_factory=list)
+    unknown_terms: list[str] = field(default_factory=list)
+    specific_terms: list[str] = field(default_factory=list)  # key terms not found all over the corpus
+
+
+class QueryBuilder:
+    def __init__(self, *, corpus_texts: list[str], lexical_vocabulary: set[str], glossary: Glossary, max_chars: int = 1000):
+        words = Counter(w.lower() for text in corpus_texts for w in re.findall(r"[A-Za-z][A-Za-z\-]*[A-Za-z]", text))
+        self.corpus_words = words
+        self.lexical_vocabulary = lexical_vocabulary
+        self.glossary = glossary
+        self.lay_words = glossary.lay_words()
+        self.lay_stems = {s for w in self.lay_words for s in lexical.tokenize([w])[0]}
+        self.spelling = SpellFixer(words + Counter(self.lay_words))
+        # Stems in more than COMMON_SHARE of passages ("acupunctur", "neuropathi", "pain") say a question
+        # is in the domain, not what it asks; what it asks is in the other, specific terms.
+        document_frequency = Counter(s for text in corpus_texts for s in set(lexical.tokenize([text])[0]))
+        self.common_stems = {s for s, n in document_frequency.items() if n > COMMON_SHARE * max(1, len(corpus_texts))}
+        self.max_chars = max_chars
+
+    def key_terms(self, text: str) -> list[str]:
+        """Topical words of `text`: not stop words, not conversational filler."""
+        stems = lexical.tokenize([text])[0]
+        words = re.findall(r"[a-z][a-z\-']*[a-z]|[a-z]", text.lower())
+        terms = []
+        for word in words:
+            if len(word) < 3 or word in GENERIC_WORDS:
+                continue
+            if lexical.tokenize([word])[0] and lexical.tokenize([word])[0][0] in stems:
+                terms.append(word)
+        return list(dict.fromkeys(terms))
+
+    def is_known(self, word: str) -> bool:
+        if word in self.corpus_words or word in self.lay_words:
+            return True
+        stem = lexical.tokenize([word])[0]
+        return bool(stem) and (stem[0] in self.lexical_vocabulary or stem[0] in self.lay_stems)
+
+    def prepare(self, question: str, history: list[dict] | None = None) -> PreparedQuestion:
+        text = re.sub(r"\s+", " ", question or "").strip()
+        prepared = PreparedQuestion(text=text)
+        if len(text) > self.max_chars:
+            prepared.text, prepared.truncated = text[: self.max_chars].rstrip(), True
+        if not prepared.text:
+            prepared.kind = "empty"
+            return prepared
+        small = smalltalk.kind_of(prepared.text)
+        if small:
+            prepared.kind = small
+            return prepared
+        prepared.language = language.detect(prepared.text)
+        corrected, prepared.corrections = self.spelling.correct(expand_chat_spellings(prepared.text))
+        prepared.key_terms = self.key_terms(corrected)
+        prepared.unknown_terms = [t for t in prepared.key_terms if not self.is_known(t)]
+        prepared.specific_terms = [t for t in prepared.key_terms if (lexical.tokenize([t])[0] or [""])[0] not in self.common_stems]
+        if self._is_follow_up(corrected, prepared.key_terms, history):
+            prepared.context = self._context(history)
+        prepared.expansions = self.glossary.expansions(corrected)
+        prepared.retrieval_text = _with_terms(corrected, prepared.expansions)
+        if prepared.context:
+            prepared.context_weight = CONTEXT_WEIGHT_BY_KEY_TERMS.get(len(prepared.key_terms), 0.35)
+            prepared.context_text = _with_terms(prepared.context, self.glossary.expansions(prepared.context))
+        return prepared
+
+    def _is_follow_up(self, text: str, key_terms: list[str], history: list[dict] | None) -> bool:
+        if not _user_turns(history):
+            return False
+        words = set(re.findall(r"[a-z]+", text.lower()))
+        return len(key_terms) <= 1 or (bool(words & ANAPHORA) and len(key_terms) <= 2)
+
+    def _context(self, history: list[dict] | None) -> str:
+        """The latest user message, plus the one before when the latest is itself vague."""
+        turns = _user_turns(history)
+        picked = [turns[-1]]
+        if len(turns) > 1 and len(self.key_terms(self.spelling.correct(turns[-1])[0])) <= 1:
+            picked.insert(0, turns[-2])
+        corrected = [self.spelling.correct(expand_chat_spellings(t[: self.max_chars]))[0] for t in picked]
+        return " ".join(corrected)
+
+
+def expand_chat_spellings(text: str) -> str:
+    """Spell out chat shorthand.
+
+    >>> print(expand_chat_spellings("wat if im on meds"))
+    what if I'm on medicines
+    """
+    return _CHAT.sub(lambda m: CHAT_SPELLINGS[m.group(0).lower()], text)
+
+
+def _with_terms(text: str, terms: list[str]) -> str:
+    return text + (" (" + ", ".join(terms) + ")" if terms else "")
+
+
+def _user_turns(history: list[dict] | None) -> list[str]:
+    return [str(m.get("content") or "").strip() for m in (history or []) if isinstance(m, dict) and m.get("role") == "user" and str(m.get("content") or "").strip()]

@@ -1,0 +1,172 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) candidates, fused, re-scored by sentence.
+
+1. Candidates: the `candidates` best passages by cosine similarity and by BM25, united.
+2. Fusion (`fusion`): "rrf" adds 1/(60 + rank) from both lists; "linear" adds the cosine
+   and the BM25 score squashed into [0, 1) by s / (s + bm25_half). The default was chosen
+   on eval/questions.jsonl (see README, "How well it answers").
+3. Sentence re-scoring: each candidate also gets the cosine of its best sentence with the
+   question (sentence vectors are precomputed at build time, so this costs one matrix
+   product), weighted by `sentence_weight`. The window that holds the sentence answering
+   the question wins, and that sentence is the one the answer emphasises.
+4. Picking: best first; a window overlapping one already picked (same source) is dropped;
+   a window saying what a picked one already says (cosine >= `duplicate_cosine`, any
+   source) is folded into it as "also in", so the passages shown say different things.
+
+`Evidence` carries the signals the abstention decision needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index import Passage, SearchIndex, dense, lexical
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    fusion: str = "linear"
+    candidates: int = 30
+    dense_weight: float = 1.0
+    lexical_weight: float = 0.5
+    bm25_half: float = 6.0
+    rrf_k: int = 60
+    sentence_weight: float = 0.0
+    duplicate_cosine: float = 0.8
+
+    def __post_init__(self):
+        if self.fusion not in ("rrf", "linear"):
+            raise ValueError(f"Invalid fusion: {self.fusion}. Choose from 'rrf', 'linear'.")
+
+
+@dataclass
+class Hit:
+    passage: Passage
+    row: int
+    score: float
+    dense: float
+    lexical: float
+    sentence_id: int | None
+    sentence_score: float
+    highlight: str | None = None  # the sentence that best answers the question
+    also_in: list[Passage] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    dense_top: float        # best passage cosine
+    sentence_top: float     # best sentence cosine
+    lexical_top: float      # best raw BM25 score
+    agreement: float        # share of the dense top 5 also in the BM25 top 5
+
+
+@dataclass
+class Retrieval:
+    hits: list[Hit]
+    evidence: Evidence
+    source_ranking: list[tuple[str, float]]  # every candidate source, best first
+
+
+class HybridRetriever:
+    def __init__(self, index: SearchIndex, params: RetrievalParams = RetrievalParams()):
+        self.index = index
+        self.params = params
+        self._passage_vectors = index.passage_vectors
+        self._has_sentences = len(index.sentence_vectors) == len(index.sentences) and len(index.sentences) > 0
+
+    @staticmethod
+    def query_vector(vectors: np.ndarray, context_weight: float = 0.0) -> np.ndarray:
+        """One unit vector from the question's (row 0) and, for a follow-up, its context's (row 1)."""
+        combined = vectors[0] + (context_weight * vectors[1] if len(vectors) > 1 else 0.0)
+        return (combined / max(float(np.linalg.norm(combined)), 1e-12)).astype(np.float32)
+
+    def search(self, query_vector: np.ndarray, text: str, *, context: str = "", context_weight: float = 0.0, k: int = 3) -> Retrieval:
+        """Best `k` passages for a question: `query_vector` from `query_vector()`; `text`, `context`
+        and `context_weight` as prepared by QueryBuilder (the context weighs the same in BM25)."""
+        p = self.params
+        count = len(self.index.passages)
+        dense_scores, dense_rows = dense.search(self.index.dense, query_vector, p.candidates)
+        bm25_all = lexical.scores(self.index.bm25, lexical.tokenize([text])[0], count)
+        if context:
+            bm25_all = bm25_all + context_weight * lexical.scores(self.index.bm25, lexical.tokenize([context])[0], count)
+        bm25_rows = np.argsort(-bm25_all, kind="stable")[: p.candidates]
+        bm25_rows = bm25_rows[bm25_all[bm25_rows] > 0]
+        rows = list(dict.fromkeys([*map(int, dense_rows), *map(int, bm25_rows)]))
+        if not rows:
+            return Retrieval([], Evidence(0.0, 0.0, 0.0, 0.0), [])
+        cosine = self._passage_vectors[rows] @ query_vector
+        bm25 = bm25_all[rows]
+        fused = self._fuse(rows, cosine, bm25, dense_rows, bm25_rows)
+        sentence_ids, sentence_scores = self._best_sentences(rows, query_vector)
+        final = fused + p.sentence_weight * sentence_scores
+        order = np.argsort(-final, kind="stable")
+        hits = [
+            Hit(self.index.passages[rows[i]], rows[i], float(final[i]), float(cosine[i]), float(bm25[i]),
+                sentence_ids[i], float(sentence_scores[i]),
+                None if sentence_ids[i] is None else self.index.sentences[sentence_ids[i]].text)
+            for i in order
+        ]
+        top_dense = set(map(int, dense_rows[:5]))
+        agreement = len(top_dense & set(map(int, bm25_rows[:5]))) / max(1, min(5, len(top_dense)))
+        evidence = Evidence(
+            dense_top=float(cosine.max()),
+            sentence_top=float(sentence_scores.max()),
+            lexical_top=float(bm25_all.max()) if count else 0.0,
+            agreement=agreement,
+        )
+        return Retrieval(self._pick(hits, k), evidence, _source_ranking(hits))
+
+    def _fuse(self, rows, cosine, bm25, dense_rows, bm25_rows) -> np.ndarray:
+        p = self.params
+        if p.fusion == "linear":
+            return p.dense_weight * cosine + p.lexical_weight * bm25 / (bm25 + p.bm25_half)
+        dense_rank = {int(r): i for i, r in enumerate(dense_rows)}
+        bm25_rank = {int(r): i for i, r in enumerate(bm25_rows)}
+        scale = p.rrf_k + 1  # so a first place in both lists is about 2.0, like the linear scale
+        return np.array([
+            scale * ((1 / (p.rrf_k + dense_rank[r] + 1) if r in dense_rank else 0.0)
+                     + (1 / (p.rrf_k + bm25_rank[r] + 1) if r in bm25_rank else 0.0))
+            for r in rows
+        ])
+
+    def _best_sentences(self, rows, query_vector) -> tuple[list[int | None], np.ndarray]:
+        if not self._has_sentences:
+            return [None] * len(rows), np.zeros(len(rows))
+        ids, scores = [], []
+        for r in rows:
+            members = list(self.index.passages[r].sentence_ids)
+            sims = self.index.sentence_vectors[members] @ query_vector
+            best = int(np.argmax(sims))
+            ids.append(members[best])
+            scores.append(float(sims[best]))
+        return ids, np.array(scores)
+
+    def _pick(self, hits: list[Hit], k: int) -> list[Hit]:
+        picked: list[Hit] = []
+        for hit in hits:
+            if len(picked) == k:
+                break
+            if any(_overlaps(hit.passage, other.passage) for other in picked):
+                continue
+            twin = next((other for other in picked if self._similar(hit, other)), None)
+            if twin is not None:
+                if hit.passage.source_id != twin.passage.source_id and all(p.source_id != hit.passage.source_id for p in twin.also_in):
+                    twin.also_in.append(hit.passage)
+                continue
+            picked.append(hit)
+        return picked
+
+    def _similar(self, a: Hit, b: Hit) -> bool:
+        return float(self._passage_vectors[a.row] @ self._passage_vectors[b.row]) >= self.params.duplicate_cosine
+
+
+def _overlaps(a: Passage, b: Passage) -> bool:
+    return a.source_id == b.source_id and a.start < b.end and b.start < a.end
+
+
+def _source_ranking(hits: list[Hit]) -> list[tuple[str, float]]:
+    best: dict[str, float] = {}
+    for hit in hits:
+        best.setdefault(hit.passage.source_id, hit.score)
+    return sorted(best.items(), key=lambda item: -item[1])

@@ -1,0 +1,143 @@
+"""Safety triage, run before retrieval: does the question describe an emergency, an urgent
+problem or a mental-health crisis?
+
+Rules, not a model: each level is a list of patterns over normalised text (lower case,
+straight apostrophes, "can't"/"cant"/"cannot" folded to "cannot"). A pattern is either one
+regular expression or a pair that must both occur (a body part and a sign, say), so that
+"numb toes" (neuropathy, asked about daily) does not trip while "suddenly can't move my
+leg" does. When in doubt a rule errs toward flagging: a needless "call 911" costs little.
+
+Levels, in order of precedence: crisis, emergency, urgent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .config import Settings
+
+_Pattern = str | tuple[str, str]
+
+CRISIS: list[_Pattern] = [
+    r"\bsuicid",
+    r"\bkill(ing)? (my ?self|me)\b",
+    r"\bend(ing)? (my|it) (own )?(life|all)\b",
+    r"\bend it all\b|\bend my suffering\b",
+    r"\btak(e|ing) my (own )?life\b",
+    r"\b(do not|don't|dont|no longer|never) (want|wish) to (live|be alive|be here|wake up|go on|exist)\b",
+    r"\bwant(ed)? to (die|disappear forever)\b",
+    r"\bwish i (was|were) dead\b|\bwish i (was|were) never born\b",
+    r"\bbetter off (dead|without me)\b",
+    r"\b(no|not any) (reason|point) (to|in) (live|living|go on|going on)\b|\blife (is not|isn't|isnt) worth living\b",
+    r"\bcannot go on\b|\bno way out\b",
+    r"\bself[- ]?harm",
+    r"\b(hurt|hurting|harm|harming|burn|burning) my ?self\b",
+    r"\bcutting my ?self\b|\b(keep|been|started) cutting\b|\bcut(ting)? my (wrists?|arms?|legs?|skin|thighs?)\b.{0,40}\b(feel|purpose|again|pain go|punish|release)",
+    r"\bcut my ?self (on purpose|deliberately|again)\b|\bcut my wrists?\b",
+    r"\b(overdose|od) on purpose\b",
+    r"\b(plan|planning|going|want) to (overdose|od)\b",
+    r"\b(saving|stockpiling|hoarding|collecting|storing) (up )?(all )?(my |some )?(pain |sleeping )?(pills|meds|medications?|tablets|painkillers)",
+    r"\b(take|taking|swallow|swallowing) (them |it |my pills |all my pills |the pills )?all at once\b",
+]
+
+EMERGENCY: list[_Pattern] = [
+    (r"\bchest\b", r"\b(pain|pressure|tight|crush|squeez|heavy|hurts?|ache|aching|elephant|burning|sitting on)"),
+    r"\bheart attack\b|\bcardiac arrest\b",
+    r"\b(having|had|is having|think .{0,10} a) stroke\b",
+    r"\bstroke (signs|symptoms)\b",
+    r"\b(face|mouth|smile|eyelid)\b.{0,30}\bdroop",
+    r"\bdroop(ing|y|s)?\b.{0,30}\b(face|mouth|side|eye)",
+    r"\bslurr(ed|ing)\b|\b(words|speech|talking)\b.{0,30}\b(jumbled|garbled|slurr|mixed up|nonsense|wrong)",
+    r"\bcannot (speak|talk|get (the |my |his |her )?words out|find (the |my |his |her )?words)\b",
+    (r"\bsudden(ly)?\b|\ball of a sudden\b|\bout of nowhere\b",
+     r"\b(weak|weakness|numb|numbness|paraly|cannot (move|walk|stand|speak|talk|see|feel|lift|raise|grip|hold|use)|confus|blind|vision|worst headache|severe headache|collapse|dizzy|faint)"),
+    (r"\bone side\b|\bleft side\b|\bright side\b|\bhalf (of )?(my|his|her) (face|body)\b",
+     r"\b(numb|weak|droop|paraly|tingl)"),
+    r"\bcannot (breathe|catch (my|his|her) breath|get (enough )?air)\b",
+    r"\b(short(ness)? of breath|trouble breathing|difficulty breathing|struggling to breathe|hard to breathe|hurts to breathe|gasping|choking)\b",
+    r"\blips?\b.{0,25}\b(blue|grey|gray)",
+    r"\b(throat|tongue|lips?|face)\b.{0,25}\b(swell|swollen|closing|tight)",
+    r"\banaphyla|\ballergic reaction\b",
+    r"\b(passed out|fainted|blacked out|unconscious|unresponsive|not responding|will not wake|won't wake|collapsed|seizure|not breathing)",
+    r"\b(will not|won't|wont|cannot|does not|doesn't) stop bleeding\b|\bbleeding (will not|won't|wont) stop\b|\bbleeding (heavily|a lot)\b",
+    r"\b(coughing|throwing|vomiting) (up )?blood\b",
+    r"\b(took|swallowed|taken) (too many|a bunch of|all (of )?my|a whole bottle of) (pills|tablets|meds)\b|\boverdosed\b",
+]
+
+_COLOUR = r"(pale|blu|white|grey|gray|purpl|mottled|dusky)"
+URGENT: list[_Pattern] = [
+    (r"\b(sore|wound|cut|blister|ulcer|open spot|puncture|lesion|scrape|gash)s?\b",
+     r"\b(infect|pus|ooz|red(ness)?\b|swell|swollen|smell|stink|warm to the touch|hot to the touch|streak|fever|(not|never|won't|wont|isn't|hasn't|doesn't|does not|did not|didn't|will not) (heal|healed|healing|get better|close)|black|weeping|draining)"),
+    (r"\b(toe|toes|foot|feet|heel|leg|finger)\b", r"\b(turn(ed|ing)?|went|going|gone|is|are|look(s|ing)?|getting) (black|dark|purple)|\bgangren"),
+    (r"\b(foot|feet|toe|toes|leg|hand|arm)\b", r"\bcold\b.{0,40}\b" + _COLOUR + r"|\b" + _COLOUR + r"\w*\b.{0,40}\bcold\b"),
+    (r"\b(foot|feet|toe|toes|leg)\b", r"\bsudden(ly)? (went |turned |got |became |is )?(cold|pale|blue|white)"),
+    (r"\b(foot|feet|toe|toes|leg)\b", r"\bfever\b|\bchills\b"),
+    r"\bred streaks?\b",
+    r"\bno pulse\b",
+    r"\bgangren",
+    r"\b(infected|infection in) (my |his |her )?(foot|feet|toe|toes|heel|leg)\b",
+]
+
+
+@dataclass(frozen=True)
+class Triage:
+    level: str  # "emergency" | "urgent" | "crisis"
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"level": self.level, "message": self.message}
+
+
+def normalise(text: str) -> str:
+    text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
+    text = re.sub(r"\b(can't|cant|can not|couldn't|couldnt)\b", "cannot", text)
+    return re.sub(r"\s+", " ", text)
+
+
+def _matches(pattern: _Pattern, text: str) -> bool:
+    if isinstance(pattern, tuple):
+        return all(re.search(p, text) for p in pattern)
+    return re.search(pattern, text) is not None
+
+
+def level_of(text: str) -> str | None:
+    """The safety level the text describes, or None.
+
+    >>> level_of("I have crushing chest pain"), level_of("Will the needles hurt?"), level_of("my toes are numb")
+    ('emergency', None, None)
+    """
+    normal = normalise(text)
+    for level, patterns in (("crisis", CRISIS), ("emergency", EMERGENCY), ("urgent", URGENT)):
+        if any(_matches(p, normal) for p in patterns):
+            return level
+    return None
+
+
+def message_for(level: str, settings: Settings) -> str:
+    contact = f" {settings.contact_label}: {settings.contact_url}" if settings.contact_url else ""
+    if level == "emergency":
+        return (
+            f"**This may be a medical emergency. Call {settings.emergency_number} (or your local emergency number) now.** "
+            "Do not wait and do not drive yourself. Chest pain, stroke signs (face drooping, arm weakness, slurred speech), "
+            "sudden weakness or trouble breathing need care right away."
+        )
+    if level == "crisis":
+        return (
+            f"**You deserve support right now. Please call or text {settings.crisis_line}** ({settings.crisis_line_name}) "
+            f"to talk with someone today. If you might act on these thoughts or are in danger, call {settings.emergency_number} "
+            "now. Living with constant pain is hard, and help is available."
+        )
+    if level == "urgent":
+        return (
+            "**Please get this checked today by a doctor, urgent care or podiatrist.** A foot wound that is infected or not "
+            "healing, or a foot or toe that turns cold, pale, blue or black, needs prompt medical care, especially with "
+            f"neuropathy or diabetes, when you may not feel it getting worse. If it is severe or spreading fast, call "
+            f"{settings.emergency_number}.{contact}"
+        )
+    raise ValueError(f"Invalid safety level: {level}. Choose from 'emergency', 'urgent', 'crisis'.")
+
+
+def triage(text: str, settings: Settings) -> Triage | None:
+    level = level_of(text)
+    return Triage(level, message_for(level, settings)) if level else None
