@@ -47,4 +47,4 @@ def detect(text: str) -> str:
     if english >= 0.75:
         return "en"
     best, share = max(((lang, sum(1 for w in words if w in _words(lang)) / len(words)) for lang in OTHER_LANGUAGES), key=lambda x: x[1])
-    return best if share >= 0.75 and share > english + 0.2 else "en"
+    return best if share >= 0.6 and share > english + 0.25 else "en"

@@ -95,3 +95,13 @@ def real_index_dir(tmp_path_factory, real_embedder):
     out = tmp_path_factory.mktemp("real-index")
     build_index(REPO / "sources", out, embedder=real_embedder, log=lambda _m: None, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def real_answerer(real_index_dir, real_embedder):
+    """The real pipeline: real model, real index of sources/, shipped clinic settings and abstention model."""
+    from index import SearchIndex
+    from qa import Answerer, load_settings
+
+    settings = load_settings(REPO / "clinic.toml", environ={})
+    return Answerer(SearchIndex.load(real_index_dir, model=real_embedder.name), real_embedder, settings)

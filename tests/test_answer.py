@@ -1,0 +1,133 @@
+"""The answer object and its Markdown: contract shape, disclaimer, safety first, abstention,
+small talk, bad input and escaping. Fake embedder and a fixed abstention decision."""
+
+from __future__ import annotations
+
+import pytest
+
+from index import SearchIndex, build_index
+from qa.abstain import FEATURES, AbstentionModel
+from qa.answerer import Answerer
+from qa.config import Settings
+from tests.conftest import FakeEmbedder, write_corpus
+
+NEVER = AbstentionModel({name: 0.0 for name in FEATURES}, bias=-20.0, threshold=0.5)
+ALWAYS = AbstentionModel({name: 0.0 for name in FEATURES}, bias=20.0, threshold=0.5)
+FILES = {
+    "needles.md": "---\ntitle: About <Needles>\nurl: https://example.org/needles\n---\n## Does it hurt?\n\n"
+                  "Most patients feel little to no pain. A session lasts 30 minutes.\n\n## Safety\n\n"
+                  "People taking blood thinners should ask their doctor first.\n",
+    "qi.md": "---\ntitle: Qi\nurl: javascript:alert(1)\n---\nQi is the energy that flows along meridians.\n",
+}
+
+
+@pytest.fixture
+def index(tmp_path):
+    sources = write_corpus(tmp_path / "src", FILES)
+    build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), log=lambda m: None, progress=False)
+    return SearchIndex.load(tmp_path / "idx")
+
+
+def answerer(index, abstention=NEVER, **settings):
+    return Answerer(index, FakeEmbedder(), Settings(**settings), abstention=abstention)
+
+
+def check_contract(answer: dict):
+    assert set(answer) == {"question", "answer_markdown", "passages", "abstained", "safety", "disclaimer"}
+    assert isinstance(answer["answer_markdown"], str) and answer["disclaimer"]
+    assert answer["disclaimer"] in answer["answer_markdown"]
+    for p in answer["passages"]:
+        assert {"text", "source_id", "title", "section", "url", "score"} <= set(p)
+        assert len(p["text"]) <= 600
+    if answer["abstained"]:
+        assert answer["passages"] == []
+
+
+def test_an_answer_quotes_cites_and_emphasises(index):
+    answer = answerer(index).ask("Is it safe with blood thinners and my doctor?")
+    check_contract(answer)
+    top = answer["passages"][0]
+    assert top["text"] == "People taking blood thinners should ask their doctor first."
+    assert top["source_id"] == "needles" and top["section"] == "Safety" and top["url"] == "https://example.org/needles"
+    md = answer["answer_markdown"]
+    assert "> **People taking blood thinners should ask their doctor first.** **[1]**" in md
+    assert "1. [About &lt;Needles&gt;](https://example.org/needles), section “Safety”" in md
+    assert "**Sources**" in md and md.index("**Sources**") < md.index(answer["disclaimer"])
+    assert answer["abstained"] is False and answer["safety"] is None
+
+
+def test_only_http_links_are_shown(index):
+    answer = answerer(index).ask("what is qi energy meridians")
+    qi = [p for p in answer["passages"] if p["source_id"] == "qi"][0]
+    assert qi["url"] is None and "javascript:" not in answer["answer_markdown"]
+
+
+def test_abstention_says_so_and_suggests_what_is_covered(index):
+    answer = answerer(index, abstention=ALWAYS, contact_url="https://clinic.example/book").ask("How much does it cost?")
+    check_contract(answer)
+    assert answer["abstained"] is True and answer["passages"] == []
+    md = answer["answer_markdown"]
+    assert "don't answer that" in md and "They cover" in md and "licensed clinician" in md
+    assert "“Will the needles hurt?”" in md
+    assert "(https://clinic.example/book)" in md
+
+
+def test_safety_message_comes_first_and_nothing_is_retrieved(index):
+    answer = answerer(index, emergency_number="112").ask("I have crushing chest pain and sweating")
+    check_contract(answer)
+    assert answer["safety"]["level"] == "emergency"
+    assert answer["answer_markdown"].startswith(answer["safety"]["message"])
+    assert "Call 112" in answer["safety"]["message"]
+    assert answer["abstained"] is True and answer["passages"] == []
+
+
+def test_safety_in_a_follow_up_uses_the_conversation(index):
+    history = [{"role": "user", "content": "I have a sore on my foot that won't heal"}]
+    assert answerer(index).ask("what should I do?", history)["safety"]["level"] == "urgent"
+
+
+@pytest.mark.parametrize("question, phrase", [("", "Please type a question"), ("   ", "Please type a question"),
+                                              ("hello", "Hello!"), ("thanks!", "You're welcome")])
+def test_empty_input_and_small_talk_get_a_short_reply_not_an_abstention(index, question, phrase):
+    answer = answerer(index).ask(question)
+    check_contract(answer)
+    assert phrase in answer["answer_markdown"]
+    assert answer["abstained"] is False and answer["passages"] == [] and answer["safety"] is None
+
+
+def test_long_question_is_cut_with_a_note(index):
+    answer = answerer(index, max_question_chars=100).ask("blood thinners " * 50)
+    check_contract(answer)
+    assert "only its first 100 characters were used" in answer["answer_markdown"]
+    assert answer["question"] == "blood thinners " * 50  # the object echoes what was asked
+
+
+def test_html_in_a_question_is_never_markup(index):
+    answer = answerer(index).ask("<script>alert('x')</script><img src=x onerror=alert(1)> blood thinners")
+    check_contract(answer)
+    assert "<script" not in answer["answer_markdown"] and "<img" not in answer["answer_markdown"]
+
+
+def test_other_languages_get_a_note_and_the_best_english_answer(index):
+    answer = answerer(index).ask("¿La acupuntura duele mucho con las agujas?")
+    check_contract(answer)
+    assert "Spanish" in answer["answer_markdown"] and "English" in answer["answer_markdown"]
+
+
+def test_the_disclaimer_comes_from_settings(index):
+    answer = answerer(index, disclaimer_template="Not advice. Dial {emergency_number}.", emergency_number="000").ask("pain")
+    assert answer["disclaimer"] == "Not advice. Dial 000."
+    assert answer["answer_markdown"].endswith("<small>Not advice. Dial 000.</small>")
+
+
+@pytest.mark.parametrize("question", [None, 42, ["a"], "\x00\x01\x02", "🙂" * 2000, "a" * 100_000])
+def test_odd_inputs_never_raise(index, question):
+    check_contract(answerer(index).ask(question))
+
+
+def test_index_swap_is_used_by_later_questions(index, tmp_path):
+    bot = answerer(index)
+    sources = write_corpus(tmp_path / "src2", {"new.md": "# New\n\nElectroacupuncture uses a gentle current.\n"})
+    build_index(sources, tmp_path / "idx2", embedder=FakeEmbedder(), log=lambda m: None, progress=False)
+    bot.use_index(SearchIndex.load(tmp_path / "idx2"))
+    assert bot.ask("electroacupuncture current")["passages"][0]["source_id"] == "new"

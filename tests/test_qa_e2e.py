@@ -1,0 +1,85 @@
+"""End to end on the real corpus with the real model: what a patient would see."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from index import load_corpus
+from tests.conftest import REPO
+
+BODIES = {d.source_id: re.sub(r"\s+", " ", d.body) for d in load_corpus(REPO / "sources").documents}
+
+
+def assert_verbatim(answer):
+    for p in answer["passages"]:
+        text = re.sub(r"\s+", " ", p["text"]).rstrip("…")
+        assert text in BODIES[p["source_id"]], f"not verbatim in {p['source_id']}: {p['text'][:80]}"
+        assert len(p["text"]) <= 600
+    assert answer["disclaimer"] and answer["disclaimer"] in answer["answer_markdown"]
+
+
+@pytest.mark.parametrize("question, words", [
+    ("Will the needles hurt?", ["pain"]),
+    ("I'm on warfarin, is it OK?", ["blood thinners"]),
+    ("how many sesions of acupunture will i need", ["sessions"]),
+    ("Does it help numbness from chemo?", ["chemotherapy", "cipn"]),
+    ("What is qi?", ["qi"]),
+])
+def test_answers_quote_the_articles(real_answerer, question, words):
+    answer = real_answerer.ask(question)
+    assert_verbatim(answer)
+    assert not answer["abstained"] and answer["safety"] is None
+    assert 1 <= len(answer["passages"]) <= 3
+    shown = " ".join(p["text"].lower() for p in answer["passages"])
+    assert any(w in shown for w in words)
+    assert answer["passages"][0]["highlight"] in answer["passages"][0]["text"]
+
+
+def test_follow_up_uses_the_conversation(real_answerer):
+    answer = real_answerer.ask("Can I still get it?", [{"role": "user", "content": "I take blood thinners."}])
+    assert_verbatim(answer)
+    assert any("blood thinners" in p["text"] for p in answer["passages"])
+
+
+@pytest.mark.parametrize("question", ["What is the capital of France?", "Write me a poem about the sea",
+                                      "Does Medicare cover acupuncture?"])
+def test_out_of_scope_questions_abstain(real_answerer, question):
+    answer = real_answerer.ask(question)
+    assert answer["abstained"] and answer["passages"] == []
+    assert "don't answer that" in answer["answer_markdown"]
+
+
+@pytest.mark.parametrize("question, level", [("I have crushing chest pain", "emergency"),
+                                             ("my foot ulcer is oozing pus", "urgent"),
+                                             ("I want to end my life", "crisis")])
+def test_safety_comes_first(real_answerer, question, level):
+    answer = real_answerer.ask(question)
+    assert answer["safety"]["level"] == level
+    assert answer["answer_markdown"].startswith(answer["safety"]["message"])
+
+
+def test_near_duplicates_are_merged_so_passages_differ(real_answerer):
+    answer = real_answerer.ask("Is acupuncture safe?")
+    texts = [p["text"] for p in answer["passages"]]
+    assert len(set(texts)) == len(texts)
+
+
+def test_cli_ask_json(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "qa", "ask", "Will the needles hurt?", "--json"],
+                            cwd=REPO, capture_output=True, text=True, timeout=300,
+                            env={**__import__("os").environ, "QA_INDEX_DIR": str(tmp_path / "index")})
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert_verbatim(answer)
+    assert answer["question"] == "Will the needles hurt?" and answer["passages"]
+
+
+def test_cli_ask_bad_history_is_one_clear_line():
+    result = subprocess.run([sys.executable, "-m", "qa", "ask", "x", "--history", "{not json"],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr.startswith("error: --history is not valid JSON")

@@ -1,0 +1,94 @@
+"""Preparing a question: trimming, small talk, language, spelling, glossary, follow-ups."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.glossary import Glossary, default_glossary
+from qa.language import detect
+from qa.query import QueryBuilder
+from qa.smalltalk import kind_of
+
+CORPUS = [
+    "Most patients feel little to no pain during acupuncture sessions.",
+    "People taking blood thinners should ask their doctor first.",
+    "Chemotherapy can damage nerves and cause neuropathy.",
+    "Acupuncture may reduce numbness and tingling in the feet.",
+]
+
+
+@pytest.fixture
+def builder():
+    from index import lexical
+
+    vocabulary = {t for text in CORPUS for t in lexical.tokenize([text])[0]}
+    glossary = Glossary({"blood thinners": ["warfarin", "eliquis"], "chemotherapy": ["chemo"], "pain": ["hurt", "hurts"]})
+    return QueryBuilder(corpus_texts=CORPUS, lexical_vocabulary=vocabulary, glossary=glossary, max_chars=60)
+
+
+def test_typos_are_corrected_to_corpus_words_but_real_words_are_left(builder):
+    prepared = builder.prepare("Do acupunture sesions cost much?")
+    assert prepared.corrections == {"acupunture": "acupuncture", "sesions": "sessions"}
+    assert prepared.retrieval_text.startswith("Do acupuncture sessions cost much?")
+    assert prepared.unknown_terms == ["cost"]
+
+
+def test_glossary_adds_the_articles_words(builder):
+    prepared = builder.prepare("Is it OK with Warfarin after chemo? Will it hurt?")
+    assert prepared.expansions == ["blood thinners", "chemotherapy", "pain"]
+    assert prepared.retrieval_text.endswith("(blood thinners, chemotherapy, pain)")
+    assert prepared.unknown_terms == []  # lay words the glossary knows are known
+
+
+def test_chat_spellings_are_expanded(builder):
+    prepared = builder.prepare("wat if im on warfarin")
+    assert prepared.retrieval_text.startswith("what if I'm on warfarin")
+
+
+def test_vague_follow_up_leans_on_the_previous_user_message(builder):
+    history = [{"role": "user", "content": "I take blood thinners."}, {"role": "assistant", "content": "Noted."}]
+    prepared = builder.prepare("Can I still get it?", history)
+    assert prepared.context == "I take blood thinners."
+    assert prepared.context_weight == 1.0  # the question alone has no key term
+    specific = builder.prepare("Does chemotherapy damage nerves and cause numbness?", history)
+    assert specific.context is None  # a question that stands alone ignores the history
+
+
+def test_history_with_odd_shapes_is_ignored(builder):
+    prepared = builder.prepare("Can I still get it?", [{"role": "system", "content": "x"}, "junk", {"content": None}])
+    assert prepared.context is None
+
+
+def test_long_questions_are_trimmed_and_flagged(builder):
+    prepared = builder.prepare("needles " * 20)
+    assert prepared.truncated and len(prepared.text) <= 60
+
+
+@pytest.mark.parametrize("text, kind", [("", "empty"), ("   \n ", "empty"), ("Hi there!", "greeting"),
+                                        ("thank you so much", "thanks"), ("bye!", "goodbye"),
+                                        ("hi, will the needles hurt?", "question")])
+def test_kinds_of_message(builder, text, kind):
+    assert builder.prepare(text).kind == kind
+
+
+def test_small_talk_only_when_nothing_else_is_said():
+    assert kind_of("hello") == "greeting"
+    assert kind_of("thanks, and does it help numbness?") is None
+
+
+@pytest.mark.parametrize("text, language", [
+    ("¿La acupuntura duele mucho?", "es"),
+    ("Est-ce que l'acupuncture fait mal aux pieds?", "fr"),
+    ("Hilft Akupunktur bei Neuropathie in den Füßen?", "de"),
+    ("Акупунктура помогает при нейропатии?", "other"),
+    ("is it ok w warfarin", "en"),
+    ("does acupunture help nueropathy", "en"),
+])
+def test_language_detection(text, language):
+    assert detect(text) == language
+
+
+def test_default_glossary_loads_and_maps_drug_names():
+    glossary = default_glossary()
+    assert "blood thinners" in glossary.expansions("I'm on Eliquis")
+    assert "chemotherapy" in glossary.expansions("numb after chemo")

@@ -1,0 +1,73 @@
+"""Hybrid retrieval on a hand-made corpus, with the fake embedder: hand-worked expectations."""
+
+from __future__ import annotations
+
+import pytest
+
+from index import SearchIndex, build_index
+from qa.retrieve import HybridRetriever, RetrievalParams
+from tests.conftest import FakeEmbedder, write_corpus
+
+FILES = {
+    "a.md": "---\ntitle: Article A\n---\n## Safety\n\nPeople taking blood thinners should ask their doctor first. "
+            "Bruising is rare after treatment.\n\n## Sessions\n\nA session lasts thirty minutes. Most people need ten sessions.\n",
+    "b.md": "---\ntitle: Article B\n---\n## Safety\n\nPeople taking blood thinners should ask their doctor first. "
+            "Bruising is rare after treatment.\n\n## Qi\n\nQi flows along meridians in the body.\n",
+}
+
+
+@pytest.fixture
+def index(tmp_path):
+    sources = write_corpus(tmp_path / "src", FILES)
+    build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), log=lambda m: None, progress=False)
+    return SearchIndex.load(tmp_path / "idx")
+
+
+def search(index, text, **params):
+    retriever = HybridRetriever(index, RetrievalParams(**params))
+    vector = retriever.query_vector(FakeEmbedder().embed([text]))
+    return retriever.search(vector, text, k=3)
+
+
+def test_the_passage_that_answers_comes_first_with_its_best_sentence(index):
+    result = search(index, "how long does a session last in minutes")
+    top = result.hits[0]
+    assert top.passage.source_id == "a" and top.passage.section == "Sessions"
+    assert top.highlight == "A session lasts thirty minutes."
+    assert result.source_ranking[0][0] == "a"
+
+
+def test_the_same_passage_in_two_articles_is_shown_once_with_also_in(index):
+    result = search(index, "blood thinners doctor")
+    top = result.hits[0]
+    assert "blood thinners" in top.passage.text
+    assert [p.source_id for p in top.also_in] == ["b" if top.passage.source_id == "a" else "a"]
+    shown = [h.passage.text for h in result.hits]
+    assert sum("blood thinners" in t for t in shown) == 1
+
+
+def test_overlapping_windows_of_one_source_are_not_repeated(index):
+    result = search(index, "bruising rare treatment blood", duplicate_cosine=1.01)
+    spans = [(h.passage.source_id, h.passage.start, h.passage.end) for h in result.hits]
+    for i, (sid, start, end) in enumerate(spans):
+        for other_sid, other_start, other_end in spans[i + 1 :]:
+            assert not (sid == other_sid and start < other_end and other_start < end)
+
+
+def test_lexical_signal_reaches_passages_the_dense_side_misses(index):
+    only_dense = search(index, "meridians", lexical_weight=0.0)
+    hybrid = search(index, "meridians")
+    assert hybrid.evidence.lexical_top > 0
+    assert hybrid.hits[0].passage.section == "Qi"
+    assert hybrid.hits[0].score >= only_dense.hits[0].score
+
+
+def test_evidence_is_reported(index):
+    evidence = search(index, "blood thinners").evidence
+    assert 0 < evidence.dense_top <= 1.0 and 0 <= evidence.agreement <= 1.0
+
+
+def test_rrf_fusion_and_invalid_fusion(index):
+    assert search(index, "qi meridians", fusion="rrf").hits[0].passage.section == "Qi"
+    with pytest.raises(ValueError, match="Invalid fusion: max. Choose from 'rrf', 'linear'."):
+        RetrievalParams(fusion="max")
