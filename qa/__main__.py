@@ -22,6 +22,15 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the answer object as JSON")
     ask.add_argument("--history", help='earlier turns as JSON: [{"role": "user", "content": "..."}, ...]')
+    evaluate = commands.add_parser("evaluate", help="run a question set (or a BEIR dataset) and write metrics and a report")
+    evaluate.add_argument("questions", nargs="?", help="question set, JSONL (see the contract)")
+    evaluate.add_argument("--out", required=True, help="directory for results.jsonl, report.json, report.md, run.trec, charts")
+    evaluate.add_argument("--sources", help="sources directory (default: from settings)")
+    evaluate.add_argument("--index", help="index directory (default: from settings)")
+    evaluate.add_argument("--compare", action="store_true", help="also run the BM25-only and naive dense baselines")
+    evaluate.add_argument("--fail-under", help='thresholds, e.g. "hit3=0.9,oos=0.9,false_abstention=0.05"; exit 1 when one fails')
+    evaluate.add_argument("--beir", help="a BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -49,11 +58,38 @@ def _ask(args) -> None:
         print(answer["answer_markdown"])
 
 
+def _evaluate(args) -> int:
+    from .config import load_settings
+    from .evaluate import evaluate, settings_for
+    from .report import summary_table
+
+    settings = settings_for(load_settings(), sources=args.sources, index=args.index)
+    if args.beir:
+        from .beir import evaluate_beir
+
+        report = evaluate_beir(args.beir, args.out, index_dir=args.index, progress=not args.quiet,
+                               log=lambda m: print(m, file=sys.stderr))
+        print(summary_table(report["systems"]))
+        return 0
+    if not args.questions:
+        raise QAError("Give a question set (QUESTIONS.jsonl) or --beir DIR.")
+    report = evaluate(args.questions, args.out, settings, compare=args.compare, fail_under=args.fail_under,
+                      progress=not args.quiet, log=lambda m: print(m, file=sys.stderr))
+    print(summary_table(report["systems"]))
+    print(f"\nReport: {args.out}/report.md ({len(report['misses'])} misses listed)")
+    for threshold in report["thresholds"]:
+        mark = "ok  " if threshold["ok"] else "FAIL"
+        print(f"{mark} {threshold['metric']} {threshold['op']} {threshold['limit']} (got {threshold['value']})")
+    return 0 if report["passed"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "ask":
             _ask(args)
+        elif args.command == "evaluate":
+            return _evaluate(args)
     except (SearchIndexError, QAError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
