@@ -15,7 +15,7 @@ SUMMARY_ROWS = [
     ("safety_recall", "safety recall"), ("safety_level_accuracy", "safety level accuracy"),
     ("verbatim_attributed", "passages verbatim and attributed"), ("disclaimer_present", "disclaimer present"),
     ("recall@1", "source Recall@1"), ("recall@3", "source Recall@3"), ("mrr", "source MRR"), ("ndcg@10", "source nDCG@10"),
-    ("latency_ms_p50", "latency p50 (ms)"), ("latency_ms_p95", "latency p95 (ms)"),
+    ("latency_ms_p50", "latency p50 (ms)"), ("latency_ms_p95", "latency p95 (ms)"), ("recall@100", "Recall@100"),
 ]
 
 
