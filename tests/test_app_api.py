@@ -1,0 +1,358 @@
+"""The web server as clients see it: a real `python app.py` process, its JSON API and its health check.
+
+One server per module builds its own index (real model) in a temporary directory. `running_server`
+is shared with test_browser.py. The last tests check app.py's small pure helpers directly.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO
+
+START_TIMEOUT = 120  # first start builds the index and loads the model
+MAX_BODY = 64 * 1024
+DISCLAIMER_START = "This is educational information"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clinic_file(directory: Path, *, store_question_text: bool = False) -> Path:
+    """The real clinic.toml, with feedback going into `directory` (tests write only into tmp_path)."""
+    text = (REPO / "clinic.toml").read_text(encoding="utf-8")
+    text, found = re.subn(r"(?m)^feedback_file = .*$", f"feedback_file = {json.dumps(str(directory / 'feedback.jsonl'))}", text)
+    assert found == 1, "clinic.toml has no single 'feedback_file = ...' line to redirect"
+    text, found = re.subn(r"(?m)^store_question_text = .*$", f"store_question_text = {str(store_question_text).lower()}", text)
+    assert found == 1, "clinic.toml has no single 'store_question_text = ...' line"
+    path = directory / "clinic.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@contextmanager
+def running_server(directory: Path, **clinic):
+    """`python app.py` on a free port with its own index and clinic file in `directory`; yields the base URL."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = dict(os.environ, QA_INDEX_DIR=str(directory / "index"), QA_CONFIG=str(clinic_file(directory, **clinic)))
+    for name in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "GRADIO_WATCH_DIRS"):
+        env.pop(name, None)
+    log_path = directory / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"app.py exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py did not answer /healthz in {START_TIMEOUT} s:\n{log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("api-server")) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with httpx.Client(base_url=server, timeout=60) as http:
+        yield http
+
+
+def ask(client, question, history=None):
+    body = {"question": question} if history is None else {"question": question, "history": history}
+    response = client.post("/api/ask", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def source_body(source_id: str) -> str:
+    text = (REPO / "sources" / f"{source_id}.md").read_text(encoding="utf-8")
+    return _norm(text.split("---", 2)[2] if text.startswith("---") else text)
+
+
+# --- importing is cheap -----------------------------------------------------------------------------
+
+def test_importing_app_loads_no_model_and_starts_no_server():
+    code = (
+        "import sys, app\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert not app.ANSWERERS.loaded\n"
+        "assert app.demo is not None\n"
+    )
+    # An import that started a server would never return.
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr
+
+
+# --- answers ------------------------------------------------------------------------------------------
+
+def test_answer_object_quotes_the_sources_verbatim(client):
+    answer = ask(client, "Will the needles hurt?")
+    assert set(answer) == {"question", "answer_markdown", "passages", "abstained", "safety", "disclaimer"}
+    assert answer["question"] == "Will the needles hurt?"
+    assert answer["abstained"] is False and answer["safety"] is None
+    assert 1 <= len(answer["passages"]) <= 3
+    for passage in answer["passages"]:
+        assert len(passage["text"]) <= 600
+        body = source_body(passage["source_id"])
+        for piece in passage["text"].split("…"):
+            assert _norm(piece) in body, f"not verbatim in {passage['source_id']}: {piece!r}"
+        assert {"text", "source_id", "title", "section", "url", "score"} <= set(passage)
+    assert answer["disclaimer"].startswith(DISCLAIMER_START)
+    assert answer["disclaimer"] in answer["answer_markdown"]
+    assert "**Sources**" in answer["answer_markdown"] and "**[1]**" in answer["answer_markdown"]
+
+
+def test_emergency_comes_first(client):
+    answer = ask(client, "I have crushing chest pain")
+    assert answer["safety"]["level"] == "emergency"
+    assert answer["answer_markdown"].startswith(answer["safety"]["message"])
+    assert answer["disclaimer"] in answer["answer_markdown"]
+
+
+def test_follow_up_uses_the_history(client):
+    answer = ask(client, "Can I still get it?", [{"role": "user", "content": "I take blood thinners."}])
+    assert any("blood thinners" in p["text"].lower() for p in answer["passages"]), answer["passages"]
+
+
+def test_history_with_assistant_turns_is_accepted(client):
+    history = [{"role": "user", "content": "I take blood thinners."}, {"role": "assistant", "content": "Noted."}]
+    assert ask(client, "Can I still get it?", history)["passages"]
+
+
+def test_empty_question_gets_a_gentle_prompt(client):
+    for question in ("", "   "):
+        answer = ask(client, question)
+        assert answer["passages"] == [] and answer["safety"] is None
+        assert "Please type a question" in answer["answer_markdown"]
+
+
+def test_plain_text_content_type_is_accepted(client):
+    response = client.post("/api/ask", content=json.dumps({"question": "Will the needles hurt?"}),
+                           headers={"content-type": "text/plain"})
+    assert response.status_code == 200 and response.json()["passages"]
+
+
+def test_many_visitors_at_once(client):
+    questions = ["Will the needles hurt?", "How many sessions will I need?", "How does acupuncture help nerve pain?"] * 4
+    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(lambda q: ask(client, q), questions))
+    assert [a["question"] for a in answers] == questions
+    assert all(a["passages"] for a in answers)
+
+
+# --- bad input: 4xx with {"error": ...}, never 5xx ---------------------------------------------------
+
+BAD_BODIES = {
+    "not json": b"Will the needles hurt?",
+    "empty body": b"",
+    "truncated json": b'{"question": "Will the needles',
+    "a list": b'["Will the needles hurt?"]',
+    "a string": b'"Will the needles hurt?"',
+    "null": b"null",
+    "no question": b'{"history": []}',
+    "question a number": b'{"question": 42}',
+    "question null": b'{"question": null}',
+    "question a list": b'{"question": ["Will the needles hurt?"]}',
+    "question an object": b'{"question": {"text": "hi"}}',
+    "history a string": b'{"question": "Can I?", "history": "I take blood thinners."}',
+    "history an object": b'{"question": "Can I?", "history": {"role": "user", "content": "x"}}',
+    "history item a string": b'{"question": "Can I?", "history": ["I take blood thinners."]}',
+    "history role unknown": b'{"question": "Can I?", "history": [{"role": "system", "content": "x"}]}',
+    "history role missing": b'{"question": "Can I?", "history": [{"content": "x"}]}',
+    "history content a number": b'{"question": "Can I?", "history": [{"role": "user", "content": 5}]}',
+    "history content missing": b'{"question": "Can I?", "history": [{"role": "user"}]}',
+    "invalid utf-8": b'{"question": "caf\xe9"}',
+    "lone surrogate": b'{"question": "\\ud800"}',
+    "lone surrogate in history": b'{"question": "x", "history": [{"role": "user", "content": "\\udfff"}]}',
+    "nested too deep": b"[" * 30_000,
+    "number too long": b'{"question": "x", "n": ' + b"9" * 5_000 + b"}",
+}
+
+
+@pytest.mark.parametrize("body", BAD_BODIES.values(), ids=BAD_BODIES.keys())
+def test_bad_input_is_a_4xx_with_an_error(client, body):
+    response = client.post("/api/ask", content=body, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    assert isinstance(response.json()["error"], str) and response.json()["error"]
+
+
+def test_error_messages_say_what_to_send(client):
+    response = client.post("/api/ask", json={"question": "x", "history": [{"role": "system", "content": "x"}]})
+    assert response.json() == {"error": '"history[0].role" must be "user" or "assistant", got "system".'}
+    assert '{"question":' in client.post("/api/ask", content=b"[]").json()["error"]
+
+
+def test_body_over_64_kb_is_refused(client):
+    big = json.dumps({"question": "x" * (MAX_BODY + 10)}).encode()
+    response = client.post("/api/ask", content=big)
+    assert response.status_code == 413 and "64 KB" in response.json()["error"]
+
+
+def test_body_over_64_kb_without_content_length_is_refused(client):
+    # A chunked upload declares no size: the server counts the bytes as they arrive.
+    def chunks():
+        yield b'{"question": "'
+        for _ in range(20):
+            yield b"x" * 8192
+        yield b'"}'
+
+    response = client.post("/api/ask", content=chunks())
+    assert response.status_code == 413 and response.json()["error"]
+
+
+def test_declared_size_over_64_kb_is_refused_before_reading(server):
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000000\r\n\r\n{")
+        reply = b""
+        while b'"}' not in reply and (chunk := sock.recv(4096)):  # headers and body may come apart
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 413"), reply
+    assert json.loads(reply.split(b"\r\n\r\n", 1)[1])["error"]
+
+
+def test_wrong_method_is_a_4xx_with_an_error(client):
+    response = client.get("/api/ask")
+    assert response.status_code == 405 and "POST" in response.json()["error"]
+
+
+def test_server_still_answers_after_bad_input(client):
+    for body in BAD_BODIES.values():
+        client.post("/api/ask", content=body)
+    assert ask(client, "How many sessions will I need?")["passages"]
+    assert client.get("/healthz").status_code == 200
+
+
+# --- health and the page ------------------------------------------------------------------------------
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    health = response.json()
+    assert health["status"] == "ok" and health["sources"] == 5 and health["model"] == "all-MiniLM-L6-v2"
+    assert isinstance(health["passages"], int) and health["passages"] > 5
+    assert set(health) == {"status", "passages", "sources", "model"}
+
+
+def test_chat_page_is_served_at_root(client):
+    response = client.get("/")
+    assert response.status_code == 200 and "text/html" in response.headers["content-type"]
+    assert client.get("/docs").status_code == 404  # Swagger UI would load from a CDN
+
+
+# --- pure helpers of app.py (no server, no model) -----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def app_module():
+    import app
+
+    return app
+
+
+def test_gradio_message_parts_become_plain_text(app_module):
+    history = [
+        {"role": "user", "content": [{"type": "text", "text": "I take blood thinners."}]},
+        {"role": "assistant", "content": "Noted.", "metadata": None},
+        {"role": "system", "content": "dropped"},
+        {"role": "user", "content": [{"type": "file", "file": {"path": "x.png"}}, {"type": "text", "text": "and this"}]},
+    ]
+    assert app_module.plain_history(history) == [
+        {"role": "user", "content": "I take blood thinners."},
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": "and this"},
+    ]
+    assert app_module.plain_history(None) == []
+
+
+def _answer(**overrides):
+    answer = {"question": "q", "answer_markdown": "**Call 911.**\n\nText", "abstained": False, "safety": None,
+              "disclaimer": "d", "passages": [
+                  {"source_id": "b", "also_in": [{"source_id": "c"}]}, {"source_id": "b", "also_in": []}]}
+    return answer | overrides
+
+
+def test_chat_message_marks_safety_and_carries_the_cited_sources(app_module):
+    message = app_module.chat_message(_answer(safety={"level": "emergency", "message": "**Call 911.**"}, abstained=True))
+    assert message.startswith('<div class="qa-answer qa-safety qa-safety-emergency"')
+    assert "\n\n**Call 911.**\n\nText\n\n</div>" in message
+    assert app_module.source_ids_of(message, {"b", "c"}) == ["b", "c"]
+    assert app_module.source_ids_of(message, {"b"}) == ["b"]  # ids the index does not know are dropped
+    assert 'class="qa-answer qa-abstained"' in app_module.chat_message(_answer(abstained=True))
+    assert app_module.source_ids_of("no attribute here", {"b"}) == []
+    assert app_module.source_ids_of('data-sources="{&quot;a&quot;: 1}"', {"a"}) == []
+
+
+def test_question_before_finds_the_visitor_message(app_module):
+    history = [{"role": "user", "content": "first"}, {"role": "assistant", "content": "a1"},
+               {"role": "user", "content": [{"type": "text", "text": "second"}]}, {"role": "assistant", "content": "a2"}]
+    assert app_module.question_before(history, 1) == "first"
+    assert app_module.question_before(history, 3) == "second"
+    assert app_module.question_before(history, (0, 1)) is None
+
+
+def test_rating_of_like_data(app_module):
+    assert [app_module.rating_of(v) for v in (True, False, "Like", "Dislike", "")] == ["up", "down", "up", "down", None]
+
+
+def test_feedback_stores_no_question_text_unless_the_clinic_opts_in(app_module, tmp_path):
+    private = app_module.FeedbackLog(tmp_path / "new" / "feedback.jsonl", store_question_text=False)
+    private.record("up", ["a"], "I take warfarin")
+    private.record("down", [], None)
+    lines = [json.loads(line) for line in private.path.read_text(encoding="utf-8").splitlines()]
+    assert [set(line) for line in lines] == [{"time", "rating", "source_ids"}] * 2
+    assert [(line["rating"], line["source_ids"]) for line in lines] == [("up", ["a"]), ("down", [])]
+    assert "warfarin" not in private.path.read_text(encoding="utf-8")
+
+    opted_in = app_module.FeedbackLog(tmp_path / "opted.jsonl", store_question_text=True)
+    assert opted_in.record("up", ["a"], "I take warfarin")["question"] == "I take warfarin"
+
+
+def test_host_and_port_from_flags_or_environment(app_module):
+    assert (lambda a: (a.host, a.port))(app_module.parse_args([], {})) == ("127.0.0.1", 7860)
+    env = {"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "8080"}
+    assert (lambda a: (a.host, a.port))(app_module.parse_args([], env)) == ("0.0.0.0", 8080)
+    assert (lambda a: (a.host, a.port))(app_module.parse_args(["--host", "::1", "--port", "9000"], env)) == ("::1", 9000)
+    with pytest.raises(SystemExit):
+        app_module.parse_args(["--port", "http"], {})

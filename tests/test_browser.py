@@ -1,0 +1,140 @@
+"""The chat page in a real browser: headless Debian Chromium, driven by Playwright, against `python app.py`.
+
+Every request the page makes is recorded; one to any host but this machine fails the test.
+Screenshots go to tmp_path; with SAVE_SCREENSHOTS=1 the first answer is also saved as docs/chat.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import REPO
+from tests.test_app_api import running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+ANSWER_TIMEOUT = 60_000  # ms; the first answer warms the model up
+DISCLAIMER_START = "This is educational information"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: run `bash tests/setup.sh`")
+
+
+@pytest.fixture(scope="module")
+def server_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("browser-server")
+
+
+@pytest.fixture(scope="module")
+def server(server_dir):
+    with running_server(server_dir) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def chat(browser, server):
+    """A fresh page on the chat; afterwards, checks that it never contacted another host."""
+    context = browser.new_context(viewport={"width": 1100, "height": 1500})
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.set_default_timeout(ANSWER_TIMEOUT)
+    page.goto(server + "/", wait_until="load")  # not "networkidle": Gradio keeps a connection open
+    page.locator("#qa-input textarea").wait_for()
+    yield page
+    outside = [url for url in requests if urlsplit(url).scheme not in ("data", "blob")
+               and urlsplit(url).hostname not in LOCAL_HOSTS]
+    context.close()
+    assert requests, "no requests were recorded"
+    assert not outside, f"the page contacted other hosts: {outside}"
+
+
+def ask(page, question: str):
+    """Type a question, send it, and return the newest answer once it has arrived."""
+    before = page.locator("#qa-chat .qa-answer").count()
+    page.locator("#qa-input textarea").fill(question)
+    page.locator("#qa-input textarea").press("Enter")
+    answer = page.locator("#qa-chat .qa-answer").nth(before)
+    answer.wait_for()
+    return answer
+
+
+def test_page_shows_title_examples_and_disclaimer(chat):
+    assert chat.title() == "Acupuncture & Neuropathy Q&A"
+    assert chat.locator("h1").first.inner_text() == "Acupuncture & Neuropathy Q&A"
+    assert "peripheral neuropathy" in chat.locator("#qa-header").inner_text()
+    for example in ("Will the needles hurt?", "How many sessions will I need?", "Can acupuncture help neuropathy from chemo?"):
+        assert chat.get_by_role("button", name=example).is_visible()
+    disclaimer = chat.locator("#qa-footer .qa-disclaimer")
+    assert disclaimer.is_visible() and DISCLAIMER_START in disclaimer.inner_text()
+    assert "Nothing you type is stored" in chat.locator("#qa-footer").inner_text()
+
+
+def test_example_question_shows_cited_passages_and_feedback_stores_no_text(chat, server_dir, tmp_path):
+    chat.get_by_role("button", name="Will the needles hurt?").click()
+    answer = chat.locator("#qa-chat .qa-answer").first
+    answer.locator("blockquote").first.wait_for()
+    assert answer.locator("blockquote").count() >= 1
+    assert answer.locator("blockquote strong").count() >= 1  # the key sentence is emphasised
+    text = answer.inner_text()
+    assert "[1]" in text and "Sources" in text and "section" in text
+    assert DISCLAIMER_START in answer.locator("small").inner_text()
+    chat.wait_for_timeout(300)  # let the scroll settle for the picture
+    footer = chat.locator("#qa-footer").bounding_box()
+    page_only = {"x": 0, "y": 0, "width": chat.viewport_size["width"], "height": footer["y"] + footer["height"] + 24}
+    chat.screenshot(path=tmp_path / "chat-answer.png", clip=page_only)
+    if os.environ.get("SAVE_SCREENSHOTS") == "1":
+        (REPO / "docs").mkdir(exist_ok=True)
+        chat.screenshot(path=REPO / "docs" / "chat.png", clip=page_only)
+
+    chat.get_by_role("button", name="Like", exact=True).last.click()
+    feedback = server_dir / "feedback.jsonl"
+    for _ in range(50):  # the like event is handled on the server a moment after the click
+        if feedback.exists() and feedback.read_text(encoding="utf-8").strip():
+            break
+        chat.wait_for_timeout(100)
+    lines = [json.loads(line) for line in feedback.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 1
+    assert set(lines[0]) == {"time", "rating", "source_ids"} and lines[0]["rating"] == "up"
+    known = {p.stem for p in (REPO / "sources").glob("*.md")}
+    assert lines[0]["source_ids"] and set(lines[0]["source_ids"]) <= known
+    assert "needles" not in feedback.read_text(encoding="utf-8")
+
+
+def test_typed_questions_emergency_and_abstention(chat, tmp_path):
+    answer = ask(chat, "How many sessions will I need?")
+    assert answer.locator("blockquote").count() >= 1 and "Sources" in answer.inner_text()
+
+    emergency = ask(chat, "I have crushing chest pain")
+    assert "qa-safety-emergency" in emergency.get_attribute("class")
+    first = emergency.locator("p").first
+    assert "emergency" in first.inner_text().lower()
+    # It stands out: its own background, unlike an ordinary paragraph.
+    assert first.evaluate("e => getComputedStyle(e).backgroundColor") not in ("rgba(0, 0, 0, 0)", "transparent")
+
+    kind = ask(chat, "Does insurance cover acupuncture?")
+    assert "qa-abstained" in kind.get_attribute("class")
+    assert "I'm sorry" in kind.inner_text() and DISCLAIMER_START in kind.inner_text()
+    chat.screenshot(path=tmp_path / "chat-conversation.png", full_page=True)
+
+
+def test_follow_up_in_the_chat_uses_the_conversation(chat):
+    ask(chat, "I take blood thinners.")
+    follow_up = ask(chat, "Can I still get it?")
+    assert "blood thinners" in " ".join(follow_up.locator("blockquote").all_inner_texts()).lower()
