@@ -67,9 +67,10 @@ def _evaluate(args) -> int:
     if args.beir:
         from .beir import evaluate_beir
 
-        report = evaluate_beir(args.beir, args.out, index_dir=args.index, progress=not args.quiet,
-                               log=lambda m: print(m, file=sys.stderr))
-        print(summary_table(report["systems"]))
+        evaluate_beir(args.beir, args.out, index_dir=args.index, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr))
+        from pathlib import Path
+
+        print(Path(args.out, "report.md").read_text(encoding="utf-8"))
         return 0
     if not args.questions:
         raise QAError("Give a question set (QUESTIONS.jsonl) or --beir DIR.")
