@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--fail-under", help='thresholds, e.g. "hit3=0.9,oos=0.9,false_abstention=0.05"; exit 1 when one fails')
     evaluate.add_argument("--beir", help="a BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
+    calibrate = commands.add_parser("calibrate", help="refit the abstention model (qa/abstention.json) on question sets")
+    calibrate.add_argument("questions", nargs="+", help="question sets (JSONL) with answerable and out-of-scope questions")
+    calibrate.add_argument("--max-false-abstention", type=float, default=0.05, help="target share of answerable questions refused (default: %(default)s)")
+    calibrate.add_argument("--out", help="where to write the model (default: qa/abstention.json)")
     return parser
 
 
@@ -84,6 +88,21 @@ def _evaluate(args) -> int:
     return 0 if report["passed"] else 1
 
 
+def _calibrate(args) -> None:
+    from pathlib import Path
+
+    from .abstain import MODEL_FILE
+    from .answerer import Answerer
+    from .calibrate import calibrate
+
+    if not 0 <= args.max_false_abstention < 1:
+        raise QAError(f"--max-false-abstention must be between 0 and 1, got {args.max_false_abstention}")
+    answerer = Answerer.load(log=lambda m: print(m, file=sys.stderr), progress=False)
+    out = Path(args.out) if args.out else MODEL_FILE
+    model, summary = calibrate(args.questions, answerer, max_false_abstention=args.max_false_abstention, out=out)
+    print(f"Wrote {out}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -91,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             _ask(args)
         elif args.command == "evaluate":
             return _evaluate(args)
+        elif args.command == "calibrate":
+            _calibrate(args)
     except (SearchIndexError, QAError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

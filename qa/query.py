@@ -42,8 +42,9 @@ CHAT_SPELLINGS = {
 _CHAT = re.compile(r"(?<![\w'])(" + "|".join(re.escape(k) for k in sorted(CHAT_SPELLINGS, key=len, reverse=True)) + r")(?![\w'])", re.IGNORECASE)
 
 ANAPHORA = {"it", "that", "this", "those", "these", "them", "they", "she", "he", "her", "him", "there", "then"}
-# How much a follow-up's earlier message weighs against the question, by the question's own key terms.
-CONTEXT_WEIGHT_BY_KEY_TERMS = {0: 1.0, 1: 0.6, 2: 0.35}
+# How much a follow-up's earlier message weighs against the question, by how many specific terms
+# (not found all over the corpus) the question has of its own: none, and the context leads.
+CONTEXT_WEIGHT_BY_SPECIFIC_TERMS = {0: 1.0, 1: 0.6, 2: 0.35}
 COMMON_SHARE = 0.10
 
 
@@ -114,12 +115,12 @@ class QueryBuilder:
         prepared.key_terms = self.key_terms(corrected)
         prepared.unknown_terms = [t for t in prepared.key_terms if not self.is_known(t)]
         prepared.specific_terms = [t for t in prepared.key_terms if (lexical.tokenize([t])[0] or [""])[0] not in self.common_stems]
-        if self._is_follow_up(corrected, prepared.key_terms, history):
+        if self._is_follow_up(corrected, prepared.specific_terms, history):
             prepared.context = self._context(history)
         prepared.expansions = self.glossary.expansions(corrected)
         prepared.retrieval_text = _with_terms(corrected, prepared.expansions)
         if prepared.context:
-            prepared.context_weight = CONTEXT_WEIGHT_BY_KEY_TERMS.get(len(prepared.key_terms), 0.35)
+            prepared.context_weight = CONTEXT_WEIGHT_BY_SPECIFIC_TERMS.get(len(prepared.specific_terms), 0.35)
             prepared.context_text = _with_terms(prepared.context, self.glossary.expansions(prepared.context))
         return prepared
 
