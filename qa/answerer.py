@@ -113,7 +113,7 @@ class Answerer:
             vector = engine.retriever.query_vector(self.embedder.embed(texts), prepared.context_weight)
             retrieval = engine.retriever.search(
                 vector, prepared.retrieval_text, context=prepared.context_text,
-                context_weight=prepared.context_weight, k=self.settings.max_passages,
+                context_weight=prepared.context_weight, expansions=tuple(prepared.expansions), k=self.settings.max_passages,
             )
             values = features(prepared, retrieval.evidence)
             if not retrieval.hits or self.abstention.should_abstain(values):

@@ -34,6 +34,7 @@ class RetrievalParams:
     rrf_k: int = 60
     sentence_weight: float = 0.0
     duplicate_cosine: float = 0.8
+    highlight_lexical_weight: float = 1.0
 
     def __post_init__(self):
         if self.fusion not in ("rrf", "linear"):
@@ -74,6 +75,7 @@ class HybridRetriever:
         self.params = params
         self._passage_vectors = index.passage_vectors
         self._has_sentences = len(index.sentence_vectors) == len(index.sentences) and len(index.sentences) > 0
+        self._sentence_tokens = [set(t) for t in lexical.tokenize([s.text for s in index.sentences])] if self._has_sentences else []
 
     @staticmethod
     def query_vector(vectors: np.ndarray, context_weight: float = 0.0) -> np.ndarray:
@@ -81,9 +83,10 @@ class HybridRetriever:
         combined = vectors[0] + (context_weight * vectors[1] if len(vectors) > 1 else 0.0)
         return (combined / max(float(np.linalg.norm(combined)), 1e-12)).astype(np.float32)
 
-    def search(self, query_vector: np.ndarray, text: str, *, context: str = "", context_weight: float = 0.0, k: int = 3) -> Retrieval:
-        """Best `k` passages for a question: `query_vector` from `query_vector()`; `text`, `context`
-        and `context_weight` as prepared by QueryBuilder (the context weighs the same in BM25)."""
+    def search(self, query_vector: np.ndarray, text: str, *, context: str = "", context_weight: float = 0.0,
+               expansions: tuple[str, ...] = (), k: int = 3) -> Retrieval:
+        """Best `k` passages for a question: `query_vector` from `query_vector()`; `text`, `context`,
+        `context_weight` and `expansions` (glossary terms) as prepared by QueryBuilder."""
         p = self.params
         count = len(self.index.passages)
         dense_scores, dense_rows = dense.search(self.index.dense, query_vector, p.candidates)
@@ -98,7 +101,7 @@ class HybridRetriever:
         cosine = self._passage_vectors[rows] @ query_vector
         bm25 = bm25_all[rows]
         fused = self._fuse(rows, cosine, bm25, dense_rows, bm25_rows)
-        sentence_ids, sentence_scores = self._best_sentences(rows, query_vector)
+        sentence_ids, sentence_scores = self._best_sentences(rows, query_vector, self._term_weights(text, expansions))
         final = fused + p.sentence_weight * sentence_scores
         order = np.argsort(-final, kind="stable")
         hits = [
@@ -130,14 +133,27 @@ class HybridRetriever:
             for r in rows
         ])
 
-    def _best_sentences(self, rows, query_vector) -> tuple[list[int | None], np.ndarray]:
+    @staticmethod
+    def _term_weights(text: str, expansions: tuple[str, ...]) -> dict[str, float]:
+        """Question stems for picking the sentence to emphasise; glossary terms count double,
+        as they say what a lay word means ("hurt" -> "pain")."""
+        weights = {t: 1.0 for t in lexical.tokenize([text])[0]}
+        for term in expansions:
+            for t in lexical.tokenize([term])[0]:
+                weights[t] = 2.0
+        return weights
+
+    def _best_sentences(self, rows, query_vector, term_weights: dict[str, float]) -> tuple[list[int | None], np.ndarray]:
+        """Per passage: its sentence that best answers (cosine, plus term overlap) and that sentence's cosine."""
         if not self._has_sentences:
             return [None] * len(rows), np.zeros(len(rows))
+        total = sum(term_weights.values()) or 1.0
         ids, scores = [], []
         for r in rows:
             members = list(self.index.passages[r].sentence_ids)
             sims = self.index.sentence_vectors[members] @ query_vector
-            best = int(np.argmax(sims))
+            overlap = np.array([sum(w for t, w in term_weights.items() if t in self._sentence_tokens[m]) / total for m in members])
+            best = int(np.argmax(sims + self.params.highlight_lexical_weight * overlap))
             ids.append(members[best])
             scores.append(float(sims[best]))
         return ids, np.array(scores)
