@@ -91,13 +91,13 @@ def _evaluate(args) -> int:
 def _calibrate(args) -> None:
     from pathlib import Path
 
-    from .abstain import MODEL_FILE
+    from .abstain import MODEL_FILE, AbstentionModel
     from .answerer import Answerer
     from .calibrate import calibrate
 
     if not 0 <= args.max_false_abstention < 1:
         raise QAError(f"--max-false-abstention must be between 0 and 1, got {args.max_false_abstention}")
-    answerer = Answerer.load(log=lambda m: print(m, file=sys.stderr), progress=False)
+    answerer = Answerer.load(abstention=AbstentionModel.neutral(), log=lambda m: print(m, file=sys.stderr), progress=False)
     out = Path(args.out) if args.out else MODEL_FILE
     model, summary = calibrate(args.questions, answerer, max_false_abstention=args.max_false_abstention, out=out)
     print(f"Wrote {out}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))

@@ -11,7 +11,9 @@ Features (all cheap, all computed for every question):
 - known_share: share of key terms the corpus knows;
 - specific_support: the same over the specific terms only (those not found all over the corpus),
   each weighted by its rarity in English: what the question asks about, beyond "acupuncture"
-  and "neuropathy", and whether the articles know it.
+  and "neuropathy", and whether the articles know it;
+- unsupported_request: 1 when the question is a kind of request the articles are not meant for
+  (prices, insurance, drug doses, booking, writing tasks: requests.yaml) in words they never use.
 
 A logistic regression turns them into the probability that the question is out of scope;
 above `threshold` the bot abstains. Weights live in abstention.json and are refit from a
@@ -34,7 +36,8 @@ from .query import PreparedQuestion
 from .retrieve import Evidence
 
 MODEL_FILE = Path(__file__).with_name("abstention.json")
-FEATURES = ("dense_top", "sentence_top", "lexical", "agreement", "unknown_max", "unknown_sum", "known_share", "specific_support")
+FEATURES = ("dense_top", "sentence_top", "lexical", "agreement", "unknown_max", "unknown_sum", "known_share",
+            "specific_support", "unsupported_request")
 
 
 @lru_cache(maxsize=1)
@@ -69,6 +72,7 @@ def features(prepared: PreparedQuestion, evidence: Evidence) -> dict[str, float]
         "unknown_sum": sum(weights),
         "known_share": (key - len(prepared.unknown_terms)) / key if key else 1.0,
         "specific_support": _specific_support(prepared),
+        "unsupported_request": 1.0 if prepared.unsupported_requests else 0.0,
     }
 
 
@@ -86,6 +90,11 @@ class AbstentionModel:
     threshold: float
     fitted_on: str = ""
     note: str = ""
+
+    @classmethod
+    def neutral(cls) -> "AbstentionModel":
+        """A model that never abstains: for calibration runs, which only collect features."""
+        return cls({name: 0.0 for name in FEATURES}, bias=-50.0, threshold=0.5, note="neutral: never abstains")
 
     def probability(self, values: dict[str, float]) -> float:
         z = self.bias + sum(self.weights[name] * values[name] for name in FEATURES)
@@ -117,7 +126,7 @@ def fit(rows: list[tuple[dict[str, float], bool]], *, max_false_abstention: floa
     mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-9
     Z = (X - mean) / scale
     w, b = np.zeros(Z.shape[1]), 0.0
-    for _ in range(5000):  # plain gradient descent: 8 features, a few hundred rows
+    for _ in range(5000):  # plain gradient descent: 9 features, a few hundred rows
         p = 1 / (1 + np.exp(-(Z @ w + b)))
         w -= 0.3 * (Z.T @ (p - y) / len(y) + l2 * w)
         b -= 0.3 * float((p - y).mean())

@@ -63,12 +63,13 @@ class Answerer:
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
-             log: Callable[[str], None] = print, progress: bool = True) -> "Answerer":
+             abstention: AbstentionModel | None = None, log: Callable[[str], None] = print,
+             progress: bool = True) -> "Answerer":
         """Load the model and the index, building the index first when missing or stale."""
         settings = settings or load_settings()
         embedder = embedder or SentenceTransformerEmbedder()
         index = open_index(settings.sources_dir, settings.index_dir, embedder=embedder, log=log, progress=progress)
-        return cls(index, embedder, settings)
+        return cls(index, embedder, settings, abstention=abstention)
 
     @property
     def index(self) -> SearchIndex:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
 
 from index import lexical
 
@@ -63,10 +66,22 @@ class PreparedQuestion:
     key_terms: list[str] = field(default_factory=list)
     unknown_terms: list[str] = field(default_factory=list)
     specific_terms: list[str] = field(default_factory=list)  # key terms not found all over the corpus
+    unsupported_requests: list[str] = field(default_factory=list)  # kinds of request the articles never address
+
+
+REQUESTS_FILE = Path(__file__).with_name("requests.yaml")
+
+
+def load_requests(path: Path = REQUESTS_FILE) -> dict[str, re.Pattern]:
+    """Kinds of request (requests.yaml) -> a pattern of their words."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {kind: re.compile(r"\b(" + "|".join(re.escape(w.lower()) for w in sorted(words, key=len, reverse=True)) + r")\b")
+            for kind, words in data.items()}
 
 
 class QueryBuilder:
-    def __init__(self, *, corpus_texts: list[str], lexical_vocabulary: set[str], glossary: Glossary, max_chars: int = 1000):
+    def __init__(self, *, corpus_texts: list[str], lexical_vocabulary: set[str], glossary: Glossary, max_chars: int = 1000,
+                 requests: dict[str, re.Pattern] | None = None):
         words = Counter(w.lower() for text in corpus_texts for w in re.findall(r"[A-Za-z][A-Za-z\-]*[A-Za-z]", text))
         self.corpus_words = words
         self.lexical_vocabulary = lexical_vocabulary
@@ -79,6 +94,8 @@ class QueryBuilder:
         document_frequency = Counter(s for text in corpus_texts for s in set(lexical.tokenize([text])[0]))
         self.common_stems = {s for s, n in document_frequency.items() if n > COMMON_SHARE * max(1, len(corpus_texts))}
         self.max_chars = max_chars
+        self.requests = load_requests() if requests is None else requests
+        self._corpus_text = " ".join(corpus_texts).lower()
 
     def key_terms(self, text: str) -> list[str]:
         """Topical words of `text`: not stop words, not conversational filler."""
@@ -114,6 +131,7 @@ class QueryBuilder:
         corrected, prepared.corrections = self.spelling.correct(expand_chat_spellings(prepared.text))
         prepared.key_terms = self.key_terms(corrected)
         prepared.unknown_terms = [t for t in prepared.key_terms if not self.is_known(t)]
+        prepared.unsupported_requests = self._unsupported_requests(corrected)
         prepared.specific_terms = [t for t in prepared.key_terms if (lexical.tokenize([t])[0] or [""])[0] not in self.common_stems]
         if self._is_follow_up(corrected, prepared.specific_terms, history):
             prepared.context = self._context(history)
@@ -123,6 +141,16 @@ class QueryBuilder:
             prepared.context_weight = CONTEXT_WEIGHT_BY_SPECIFIC_TERMS.get(len(prepared.specific_terms), 0.35)
             prepared.context_text = _with_terms(prepared.context, self.glossary.expansions(prepared.context))
         return prepared
+
+    def _unsupported_requests(self, text: str) -> list[str]:
+        """Kinds of request in `text` whose matching words the articles never use."""
+        lowered = text.lower()
+        found = []
+        for kind, pattern in self.requests.items():
+            words = {m.group(0) for m in pattern.finditer(lowered)}
+            if any(not re.search(r"\b" + re.escape(w) + r"\b", self._corpus_text) for w in words):
+                found.append(kind)
+        return found
 
     def _is_follow_up(self, text: str, key_terms: list[str], history: list[dict] | None) -> bool:
         if not _user_turns(history):

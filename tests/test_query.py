@@ -92,3 +92,19 @@ def test_default_glossary_loads_and_maps_drug_names():
     glossary = default_glossary()
     assert "blood thinners" in glossary.expansions("I'm on Eliquis")
     assert "chemotherapy" in glossary.expansions("numb after chemo")
+
+
+def test_unsupported_requests_count_only_in_words_the_articles_never_use(builder):
+    assert builder.prepare("How much does a session cost?").unsupported_requests == ["pricing"]
+    assert builder.prepare("Write me an email to my doctor").unsupported_requests == ["writing and other tasks"]
+    assert builder.prepare("What dose should I take?").unsupported_requests == ["dosing"]
+    assert builder.prepare("Will the needles hurt?").unsupported_requests == []
+
+
+def test_a_clinic_article_about_prices_switches_the_pricing_signal_off():
+    from index import lexical
+
+    corpus = CORPUS + ["A session costs 80 dollars; the cost is the same for every visit."]
+    vocabulary = {t for text in corpus for t in lexical.tokenize([text])[0]}
+    builder = QueryBuilder(corpus_texts=corpus, lexical_vocabulary=vocabulary, glossary=Glossary({}))
+    assert builder.prepare("What does a session cost?").unsupported_requests == []

@@ -1,0 +1,51 @@
+"""The abstention model: features, fitting, threshold choice, saving and loading."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.abstain import FEATURES, AbstentionModel, fit, rarity
+
+
+def _features(**values):
+    base = {name: 0.5 for name in FEATURES}
+    return base | values
+
+
+def test_rarity_ignores_everyday_words_and_counts_rare_ones():
+    assert rarity("would") == 0.0 and rarity("the") == 0.0
+    assert rarity("reflexology") == 1.0 and rarity("zzqxj") == 1.0
+    assert 0.0 < rarity("cost") < 1.0
+
+
+def test_fit_separates_and_keeps_false_abstention_within_the_target():
+    rows = [(_features(unknown_max=0.0, dense_top=0.7 + i / 100), False) for i in range(20)]
+    rows += [(_features(unknown_max=1.0, dense_top=0.3 + i / 100), True) for i in range(20)]
+    model = fit(rows, max_false_abstention=0.05)
+    refused = [model.should_abstain(f) for f, out in rows if not out]
+    caught = [model.should_abstain(f) for f, out in rows if out]
+    assert sum(refused) / len(refused) <= 0.05 and all(caught)
+    assert model.weights["unknown_max"] > 0 and model.weights["dense_top"] < 0
+
+
+def test_fit_needs_both_kinds():
+    with pytest.raises(ValueError, match="needs both answerable and out-of-scope"):
+        fit([(_features(), False), (_features(), False)])
+
+
+def test_save_load_roundtrip_and_missing_weights(tmp_path):
+    model = AbstentionModel({name: 1.0 for name in FEATURES}, bias=-1.0, threshold=0.6)
+    model.save(tmp_path / "m.json")
+    assert AbstentionModel.load(tmp_path / "m.json") == model
+    data = json.loads((tmp_path / "m.json").read_text())
+    del data["weights"]["dense_top"]
+    (tmp_path / "m.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"lacks weights for \['dense_top'\]; refit it: python -m qa calibrate"):
+        AbstentionModel.load(tmp_path / "m.json")
+
+
+def test_the_shipped_model_loads_and_the_neutral_model_never_abstains():
+    assert set(AbstentionModel.load().weights) == set(FEATURES)
+    assert not AbstentionModel.neutral().should_abstain(_features(unknown_max=1.0, unsupported_request=1.0, dense_top=0.0))
