@@ -49,6 +49,7 @@ ANAPHORA = {"it", "that", "this", "those", "these", "them", "they", "she", "he",
 # (not found all over the corpus) the question has of its own: none, and the context leads.
 CONTEXT_WEIGHT_BY_SPECIFIC_TERMS = {0: 1.0, 1: 0.6, 2: 0.35}
 COMMON_SHARE = 0.10
+COMMON_MIN_PASSAGES = 2
 
 
 @dataclass
@@ -92,7 +93,8 @@ class QueryBuilder:
         # Stems in more than COMMON_SHARE of passages ("acupunctur", "neuropathi", "pain") say a question
         # is in the domain, not what it asks; what it asks is in the other, specific terms.
         document_frequency = Counter(s for text in corpus_texts for s in set(lexical.tokenize([text])[0]))
-        self.common_stems = {s for s, n in document_frequency.items() if n > COMMON_SHARE * max(1, len(corpus_texts))}
+        limit = max(COMMON_MIN_PASSAGES, COMMON_SHARE * len(corpus_texts))
+        self.common_stems = {s for s, n in document_frequency.items() if n > limit}
         self.max_chars = max_chars
         self.requests = load_requests() if requests is None else requests
         self._corpus_text = " ".join(corpus_texts).lower()
