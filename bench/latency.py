@@ -1,0 +1,249 @@
+"""Answer latency in process, where the non-floor time goes, and memory while serving.
+
+    python bench/latency.py [--quick] [--embedder st|st-1t|onnx]
+
+The model and the index are loaded once, then every question of eval/questions.jsonl (with
+its conversation history) is answered, warm, through three paths, interleaved question by
+question in rotating order so that changes in the machine's load hit all three alike:
+
+- floor: what any dense retriever must do: embed the question, FAISS search (30 candidates);
+- full: `Answerer.answer`, the whole pipeline (preparation, safety, hybrid retrieval,
+  abstention, composition);
+- naive: `qa.systems.NaiveDenseBaseline` (paragraph chunks, dense top 3, an answer object).
+
+4 rounds of the 128 questions give 512 samples per path (--quick: 1 round, 128). Printed:
+p50/p95 per path and the ratio full/floor at p50 (target <= 1.3x). Then one more round with
+timers wrapped around the pipeline's steps (a separate pass, so the timers' own cost never
+enters the latency figures) shows where the full path's time goes, as a tree of exclusive
+milliseconds per question. Memory: resident set after each loading step and after the first
+100 answers (target <= 1 GB).
+
+--embedder: "st" is SentenceTransformerEmbedder as the app uses it (torch picks 2 threads
+on 2 CPUs), "st-1t" the same with torch.set_num_threads(1), "onnx" bench/onnx_embedder.py
+(ONNX Runtime, 1 thread; torch is then never imported).
+
+Not here: the embedding options side by side (bench/embed_speed.py), large indexes (bench/scale.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+import time
+from collections import defaultdict
+
+import _common
+from _common import QUESTIONS, p50_p95, print_header, table
+
+TARGET_RATIO = 1.3
+TARGET_RSS_MB = 1000
+WARMUP_ANSWERS = 100
+
+
+def _embedder(kind: str):
+    if kind == "onnx":
+        from onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(threads=1)
+    from index import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    if kind == "st-1t":
+        import torch
+
+        torch.set_num_threads(1)
+    return embedder
+
+
+class StageTimer:
+    """Exclusive time per call path of wrapped functions: a parent's figure excludes its wrapped children."""
+
+    def __init__(self):
+        self._stack: list[list] = []  # [label, time spent in wrapped children]
+        self.exclusive: dict[tuple, float] = defaultdict(float)
+        self.calls: dict[tuple, int] = defaultdict(int)
+        self._restore: list[tuple] = []
+
+    def wrap(self, owner, attribute: str, label: str) -> bool:
+        original = getattr(owner, attribute, None)
+        if original is None:  # the pipeline changed shape; say so in the table rather than fail
+            return False
+
+        @functools.wraps(original)
+        def timed(*args, **kwargs):
+            self._stack.append([label, 0.0])
+            path = tuple(frame[0] for frame in self._stack)
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - started
+                _label, children = self._stack.pop()
+                self.exclusive[path] += elapsed - children
+                self.calls[path] += 1
+                if self._stack:
+                    self._stack[-1][1] += elapsed
+
+        self._restore.append((owner, attribute, vars(owner).get(attribute, _MISSING)))
+        setattr(owner, attribute, timed)
+        return True
+
+    def unwrap(self) -> None:
+        for owner, attribute, original in reversed(self._restore):
+            if original is _MISSING:
+                delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, original)
+        self._restore.clear()
+
+
+_MISSING = object()
+
+
+def _wrap_pipeline(timer: StageTimer, answerer) -> list[str]:
+    """Wrap the pipeline's steps; returns the labels that could not be found."""
+    import index.dense
+    import index.lexical
+    import qa.abstain
+    import qa.answerer
+    import qa.language
+    import qa.query
+    import qa.retrieve
+    import qa.spelling
+    import qa.glossary
+
+    targets = [
+        (qa.answerer.Answerer, "answer", "answer (own code)"),
+        (qa.query.QueryBuilder, "prepare", "prepare question"),
+        (qa.language, "detect", "language detection"),
+        (qa.spelling.SpellFixer, "correct", "spelling correction"),
+        (qa.query.QueryBuilder, "key_terms", "key terms"),
+        (qa.query.QueryBuilder, "is_known", "known-word checks"),
+        (qa.glossary.Glossary, "expansions", "glossary expansion"),
+        (index.lexical, "tokenize", "BM25 tokenise"),
+        (qa.answerer.Answerer, "_triage", "safety triage"),
+        (answerer.embedder, "embed", "embed question [floor]"),
+        (qa.retrieve.HybridRetriever, "search", "hybrid search (own code: fusion, union, evidence)"),
+        (index.dense, "search", "FAISS search [floor]"),
+        (index.lexical, "scores", "BM25 scores"),
+        (qa.retrieve.HybridRetriever, "_best_sentences", "sentence re-scoring"),
+        (qa.retrieve.HybridRetriever, "_pick", "pick and fold duplicates"),
+        (qa.answerer, "features", "abstention features"),
+        (qa.abstain.AbstentionModel, "should_abstain", "abstention model"),
+        (qa.answerer, "answer_object", "compose answer object"),
+    ]
+    return [label for owner, attribute, label in targets if not timer.wrap(owner, attribute, label)]
+
+
+def _profile(answerer, questions) -> None:
+    timer = StageTimer()
+    missing = _wrap_pipeline(timer, answerer)
+    try:
+        started = time.perf_counter()
+        for q in questions:
+            answerer.answer(q.question, list(q.history))
+        total_ms = (time.perf_counter() - started) * 1000 / len(questions)
+    finally:
+        timer.unwrap()
+    per_question = {path: seconds * 1000 / len(questions) for path, seconds in timer.exclusive.items()}
+    rows = []
+    for path in sorted(per_question, key=lambda p: _tree_order(p, per_question)):
+        rows.append(["  " * (len(path) - 1) + path[-1], round(timer.calls[path] / len(questions), 1),
+                     round(per_question[path], 3), f"{100 * per_question[path] / total_ms:.1f}%"])
+    floor = sum(ms for path, ms in per_question.items() if path[-1].endswith("[floor]"))
+    print(f"\nWhere the full path's time goes (mean exclusive ms per question over {len(questions)} questions, "
+          f"timers on: {total_ms:.2f} ms per answer)")
+    print(table(["step (nested = called from the line above)", "calls/question", "ms/question", "share"], rows))
+    print(f"floor steps (marked [floor]): {floor:.2f} ms; everything else: {total_ms - floor:.2f} ms per answer")
+    if missing:
+        print(f"not found (pipeline changed?): {', '.join(missing)}")
+
+
+def _tree_order(path: tuple, per_question: dict) -> tuple:
+    """Depth-first, and siblings by descending time, using each ancestor's total time."""
+    key = []
+    for depth in range(1, len(path) + 1):
+        prefix = path[:depth]
+        subtree = sum(ms for p, ms in per_question.items() if p[:depth] == prefix)
+        key += [-subtree, prefix[-1]]
+    return tuple(key)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 round of the questions (128 samples per path) instead of 4")
+    parser.add_argument("--embedder", choices=("st", "st-1t", "onnx"), default="st", help="query embedder (default: %(default)s, as shipped)")
+    args = parser.parse_args(argv)
+    rounds = 1 if args.quick else 4
+    print_header(f"Answer latency, embedder {args.embedder}", "quick" if args.quick else "full")
+
+    from index import dense
+    from qa import Answerer, load_settings
+    from qa.questionset import load_questions
+    from qa.systems import NaiveDenseBaseline
+
+    memory = [("imports", _common.memory_mb())]
+    questions = load_questions(QUESTIONS)
+    embedder = _embedder(args.embedder)
+    memory.append(("+ embedding model", _common.memory_mb()))
+    settings = load_settings()
+    answerer = Answerer.load(settings, embedder=embedder, log=lambda _message: None, progress=False)
+    memory.append((f"+ index ({len(answerer.index.passages)} passages, {answerer.index.dense.__class__.__name__})", _common.memory_mb()))
+    for i in range(WARMUP_ANSWERS):
+        q = questions[i % len(questions)]
+        answerer.answer(q.question, list(q.history))
+        if i == 0:
+            memory.append(("+ first answer (loads word lists)", _common.memory_mb()))
+    memory.append((f"+ {WARMUP_ANSWERS} answers", _common.memory_mb()))
+    naive = NaiveDenseBaseline(settings.sources_dir, embedder, settings)
+    candidates = answerer.params.candidates
+
+    def floor(q):
+        dense.search(answerer.index.dense, embedder.embed([q.question])[0], candidates)
+
+    def full(q):
+        answerer.answer(q.question, list(q.history))
+
+    paths = {"floor": floor, "full": full, "naive": naive.run}
+    for q in questions[:16]:
+        for run in paths.values():
+            run(q)
+    memory.append(("+ naive baseline and warm-up", _common.memory_mb()))
+
+    samples = {name: [] for name in paths}
+    names = list(paths)
+    load_before = _common.load_average()
+    for r in range(rounds):
+        for i, q in enumerate(questions):
+            shift = (i + r) % len(names)
+            for name in names[shift:] + names[:shift]:
+                started = time.perf_counter()
+                paths[name](q)
+                samples[name].append((time.perf_counter() - started) * 1000)
+    load_after = _common.load_average()
+
+    rows = []
+    floor_p50 = p50_p95(samples["floor"])[0]
+    for name in names:
+        p50, p95 = p50_p95(samples[name])
+        rows.append([name, len(samples[name]), p50, p95, round(p50 / floor_p50, 2)])
+    print(f"\nLatency per question, warm ({len(questions)} questions x {rounds} rounds, interleaved; "
+          f"load average {load_before} before, {load_after} after)")
+    print(table(["path", "n", "p50 ms", "p95 ms", "p50 / floor p50"], rows))
+    ratio = p50_p95(samples["full"])[0] / floor_p50
+    print(f"full / floor at p50: {ratio:.2f}x (target <= {TARGET_RATIO}x: {'met' if ratio <= TARGET_RATIO else 'NOT met'})")
+
+    _profile(answerer, questions)
+
+    memory.append(("after all runs", _common.memory_mb()))
+    print("\nMemory (resident set of this process, MiB)")
+    print(table(["after", "RSS", "peak RSS"], [[label, round(m["rss"]), round(m["peak"])] for label, m in memory]))
+    served = next(m for label, m in memory if label.endswith("answers"))
+    print(f"RSS after model + index + {WARMUP_ANSWERS} answers: {served['rss']:.0f} MiB "
+          f"(target <= {TARGET_RSS_MB} MB: {'met' if served['rss'] * 1.048576 <= TARGET_RSS_MB else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
