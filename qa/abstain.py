@@ -115,10 +115,18 @@ class AbstentionModel:
         return cls(**data)
 
 
-def fit(rows: list[tuple[dict[str, float], bool]], *, max_false_abstention: float = 0.04, l2: float = 0.05,
-        fitted_on: str = "") -> AbstentionModel:
-    """Fit on (features, out_of_scope) pairs; pick the threshold that keeps false abstention
-    on in-scope rows at or under `max_false_abstention`, then abstains on as much as it can."""
+def _lowest_threshold(probabilities: np.ndarray, max_false_abstention: float) -> float:
+    """The lowest threshold that refuses at most `max_false_abstention` of these in-scope rows."""
+    ordered = np.sort(probabilities)[::-1]
+    allowed = int(math.floor(max_false_abstention * len(ordered)))
+    return float(ordered[allowed]) + 1e-6 if allowed < len(ordered) else 0.0
+
+
+def fit(rows: list[tuple[dict[str, float], bool]], *, max_false_abstention: float = 0.05, l2: float = 0.3,
+        groups: list[str] | None = None, fitted_on: str = "") -> AbstentionModel:
+    """Fit on (features, out_of_scope) pairs. The threshold is the lowest that keeps false
+    abstention on in-scope rows at or under `max_false_abstention` in every group (question
+    set) at once, so one style of asking cannot pay for another."""
     X = np.array([[values[name] for name in FEATURES] for values, _ in rows], dtype=float)
     y = np.array([out for _, out in rows], dtype=float)
     if y.min() == y.max():
@@ -133,13 +141,13 @@ def fit(rows: list[tuple[dict[str, float], bool]], *, max_false_abstention: floa
     weights = w / scale
     bias = b - float((mean / scale) @ w)
     probs = 1 / (1 + np.exp(-(X @ weights + bias)))
-    in_scope = np.sort(probs[y == 0])[::-1]
-    allowed = int(math.floor(max_false_abstention * len(in_scope)))
-    threshold = float(in_scope[allowed]) + 1e-6 if allowed < len(in_scope) else 0.5
+    labels = np.array(groups if groups is not None else [""] * len(rows))
+    threshold = max(_lowest_threshold(probs[(y == 0) & (labels == g)], max_false_abstention)
+                    for g in sorted(set(labels[y == 0])))
     return AbstentionModel(
         weights={name: round(float(v), 6) for name, v in zip(FEATURES, weights)},
         bias=round(bias, 6),
         threshold=round(threshold, 6),
         fitted_on=fitted_on,
-        note=f"logistic regression, l2={l2}; threshold keeps false abstention <= {max_false_abstention:.0%} on the fit set",
+        note=f"logistic regression, l2={l2}; threshold keeps false abstention <= {max_false_abstention:.0%} in each fit set",
     )

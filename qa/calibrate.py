@@ -3,7 +3,7 @@
 Runs every answerable and out-of-scope question through the real pipeline, collects the
 evidence features the abstention model reads (abstain.py), fits the logistic regression,
 and sets the threshold that keeps false abstention on the answerable questions at or under
-`--max-false-abstention`. Writes qa/abstention.json (or --out). Run it after adding or
+`--max-false-abstention` in each question set given. Writes qa/abstention.json (or --out). Run it after adding or
 changing articles, with a question set that covers them; then re-run `python -m qa evaluate`.
 """
 
@@ -18,7 +18,7 @@ from .questionset import load_questions
 
 def calibrate(question_files: list[str], answerer: Answerer, *, max_false_abstention: float = 0.05,
               out: Path = MODEL_FILE) -> tuple[AbstentionModel, dict]:
-    rows = []
+    rows, groups = [], []
     for path in question_files:
         for q in load_questions(path):
             if q.kind == "safety":
@@ -26,7 +26,8 @@ def calibrate(question_files: list[str], answerer: Answerer, *, max_false_absten
             result = answerer.answer(q.question, list(q.history))
             if result.features is not None:
                 rows.append((result.features, q.kind == "out_of_scope"))
-    model = fit(rows, max_false_abstention=max_false_abstention, fitted_on=" + ".join(question_files))
+                groups.append(str(path))
+    model = fit(rows, max_false_abstention=max_false_abstention, groups=groups, fitted_on=" + ".join(question_files))
     model.save(out)
     abstained = [(model.should_abstain(f), oos) for f, oos in rows]
     oos = [a for a, o in abstained if o]
