@@ -15,7 +15,10 @@ Privacy: a visitor's questions are answered and forgotten. Thumbs up/down append
 feedback file with the time, the rating and the cited source ids; the question text only when the
 clinic sets `[privacy] store_question_text = true`.
 
-Left out here: the embeddable widget (`GET /widget.js`), CORS and rate limiting; see `create_app`.
+The widget: `GET /widget.js` adds a chat button to a clinic's page; it opens `/embed`, a compact chat page
+of our own (no Gradio), in an iframe. Only the origins in `[widget] allowed_origins` may frame that page
+(`Content-Security-Policy: frame-ancestors`) or call `POST /api/ask` from a browser (CORS), and each client
+gets at most `[widget] rate_limit_per_minute` answers a minute (then 429 with Retry-After). No cookies anywhere.
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 import argparse
 import html
 import json
+import math
 import re
 import sys
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,10 +46,13 @@ from typing import Any, Callable
 
 import gradio as gr
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index import SearchIndexError
 from qa import Answerer, ConfigError, QAError, Settings, load_settings
+from qa.compose import safe_url
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 DEFAULT_HOST = "127.0.0.1"  # never all interfaces by default: a clinic opts in with --host
@@ -406,6 +415,244 @@ def add_api_routes(app: FastAPI, answerers: LazyAnswerer) -> None:
         })
 
 
+# --- the widget: allowed origins, rate limit, /widget.js and the page it embeds -------------------------
+
+# scheme://host[:port], where "*" may stand for the port or for the subdomains of the host.
+_ORIGIN_PATTERN = re.compile(r"(https?)://(\*\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::(\d{1,5}|\*))?")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def normalise_origin_pattern(text: str) -> str:
+    """One `[widget] allowed_origins` entry, lower-cased, without a trailing slash or a default port."""
+    candidate = text.strip().lower().rstrip("/")
+    match = _ORIGIN_PATTERN.fullmatch(candidate)
+    if not match or (match.group(4) not in (None, "*") and not 1 <= int(match.group(4)) <= 65535):
+        raise ConfigError(
+            f"[widget] allowed_origins: {text!r} is not an origin. Write one like \"https://www.example-clinic.org\", "
+            "\"http://localhost:*\" (any port) or \"https://*.example-clinic.org\" (its subdomains): no path, no bare \"*\"."
+        )
+    scheme, _wildcard, _host, port = match.groups()
+    return candidate.removesuffix(f":{port}") if port == _DEFAULT_PORTS[scheme] else candidate
+
+
+def _origin_regex(pattern: str) -> str:
+    scheme, wildcard, host, port = _ORIGIN_PATTERN.fullmatch(pattern).groups()
+    regex = re.escape(f"{scheme}://") + (r"(?:[a-z0-9-]+\.)+" if wildcard else "") + re.escape(host)
+    if port == "*":
+        regex += r"(?::\d{1,5})?"  # browsers leave the default port out of Origin
+    elif port:
+        regex += re.escape(f":{port}")
+    return f"(?:{regex})"
+
+
+class OriginAllowList:
+    """Sites that may embed the chat and call `/api/ask` from a browser: `[widget] allowed_origins`.
+
+    The entries go into the CSP frame-ancestors directive as written, and CORS reads them the same way:
+    "*" as the port means any port (or none), "*." before a host means any of its subdomains.
+
+    >>> allowed = OriginAllowList(["http://localhost:*", "https://*.example-clinic.org", "https://example-clinic.org:443"])
+    >>> [allowed.allows(o) for o in ("http://localhost:5173", "http://localhost", "https://www.example-clinic.org",
+    ...                              "https://example-clinic.org")]
+    [True, True, True, True]
+    >>> [allowed.allows(o) for o in ("https://localhost:5173", "http://localhost.evil.test", "http://127.0.0.1:5173",
+    ...                              "https://example-clinic.org.evil.test", "null", None)]
+    [False, False, False, False, False, False]
+    >>> allowed.frame_ancestors()
+    "'self' http://localhost:* https://*.example-clinic.org https://example-clinic.org"
+    """
+
+    def __init__(self, patterns: tuple[str, ...] | list[str]):
+        self.patterns = tuple(dict.fromkeys(normalise_origin_pattern(p) for p in patterns))
+        self.regex = "|".join(_origin_regex(p) for p in self.patterns) or "(?!)"  # an empty list allows nothing
+        self._compiled = re.compile(self.regex)
+
+    def allows(self, origin: str | None) -> bool:
+        return bool(origin) and self._compiled.fullmatch(origin) is not None
+
+    def frame_ancestors(self) -> str:
+        """The source list for `frame-ancestors`: the app itself and the allowed sites."""
+        return " ".join(("'self'",) + self.patterns)
+
+
+class RateLimiter:
+    """At most `per_minute` answers per client in any 60 seconds (a sliding window); 0 turns it off.
+
+    A request takes a place when it arrives and gives it back if it is not answered (bad input, server
+    not ready), so only answers count and a burst of concurrent requests cannot slip past the limit.
+    In memory only: a client's times are forgotten once they are a minute old. Safe from many threads.
+
+    >>> limiter = RateLimiter(2, clock=iter([0.0, 1.0, 2.0, 3.0, 61.5]).__next__)
+    >>> first = limiter.acquire("203.0.113.7"); first
+    (0, 0.0)
+    >>> limiter.release("203.0.113.7", first[1])  # not answered: the place is given back
+    >>> [limiter.acquire("203.0.113.7")[0] for _ in range(3)]  # at 1, 2 and 3 s: wait until 61 s
+    [0, 0, 58]
+    >>> limiter.acquire("203.0.113.7")[0]  # at 61.5 s the answer at 1 s is a minute old
+    0
+    """
+
+    def __init__(self, per_minute: int, *, window: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.per_minute = per_minute
+        self.window = window
+        self._clock = clock
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = 0.0
+
+    def acquire(self, client: str) -> tuple[int, float | None]:
+        """(0, place) if `client` may go ahead now, else (whole seconds until it may, None)."""
+        if self.per_minute <= 0:
+            return 0, None
+        with self._lock:
+            now = self._clock()
+            if now >= self._next_sweep:  # drop clients quiet for a whole window, so memory stays small
+                self._hits = {key: hits for key, hits in self._hits.items() if hits and hits[-1] > now - self.window}
+                self._next_sweep = now + self.window
+            hits = self._hits.setdefault(client, deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.per_minute:
+                return max(1, math.ceil(hits[0] + self.window - now)), None
+            hits.append(now)
+            return 0, now
+
+    def release(self, client: str, place: float | None) -> None:
+        """Give back a place taken by `acquire` for a request that was not answered."""
+        if place is None:
+            return
+        with self._lock:
+            hits = self._hits.get(client)
+            if hits and place in hits:
+                hits.remove(place)
+
+
+class ApiGuard:
+    """ASGI middleware for `/api/ask` only: CORS from the allow-list, then the per-client rate limit (POST).
+
+    Only that path: the Gradio app mounted at "/" answers CORS for its own routes, and a response with
+    two sets of CORS headers is refused by browsers. The client is the connection's address, or the
+    X-Forwarded-For address set by a proxy uvicorn trusts (FORWARDED_ALLOW_IPS, by default 127.0.0.1).
+    """
+
+    def __init__(self, app: ASGIApp, *, origins: OriginAllowList, limiter: RateLimiter, path: str = "/api/ask"):
+        self.app = app
+        self.path = path
+        self.limiter = limiter
+        # The 429 goes out through CORS too, so a page on an allowed site can read it and its Retry-After.
+        # No credentials: the API uses no cookies, so browsers never send any.
+        self.guarded = CORSMiddleware(self._rate_limited, allow_origin_regex=origins.regex, allow_methods=["POST"],
+                                      allow_headers=["Content-Type"], expose_headers=["Retry-After"], max_age=600)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == self.path:
+            await self.guarded(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _rate_limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        client = (scope.get("client") or ("unknown",))[0]
+        wait, place = self.limiter.acquire(client)
+        if wait:
+            message = (f"Too many questions in a short time (the limit is {self.limiter.per_minute} a minute). "
+                       f"Please try again in {wait} seconds.")
+            await JSONResponse({"error": message}, status_code=429, headers={"Retry-After": str(wait)})(scope, receive, send)
+            return
+        answered = False
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.start":
+                answered = 200 <= message["status"] < 300
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            if not answered:
+                self.limiter.release(client, place)
+
+
+class FrameAncestors:
+    """ASGI middleware: every response may be framed only by the app and the allowed sites.
+
+    A response that sets its own Content-Security-Policy (the embedded chat page) keeps it.
+    """
+
+    def __init__(self, app: ASGIApp, *, origins: OriginAllowList):
+        self.app = app
+        self.policy = f"frame-ancestors {origins.frame_ancestors()}".encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"content-security-policy" for name, _ in headers):
+                    headers.append((b"content-security-policy", self.policy))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)
+
+
+# The embedded page loads only its own script and style and talks only to this server.
+EMBED_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+             "base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}")
+WIDGET_ASSETS = {  # route -> (file in web/, content type)
+    "/widget.js": ("widget.js", "application/javascript; charset=utf-8"),
+    "/embed.js": ("embed.js", "application/javascript; charset=utf-8"),
+    "/embed.css": ("embed.css", "text/css; charset=utf-8"),
+}
+_PLACEHOLDER = re.compile(r"\{\{(title|config)\}\}")
+
+
+def embed_page(settings: Settings) -> str:
+    """The compact chat page the widget opens in its iframe, with the clinic's settings as inert JSON."""
+    contact = safe_url(settings.contact_url)
+    config = {
+        "clinicName": settings.clinic_name,
+        "examples": list(settings.examples[:3]),
+        "disclaimer": settings.disclaimer,
+        "contact": {"label": settings.contact_label, "url": contact} if contact else None,
+    }
+    # Escaped so that no setting can close the <script> element the JSON sits in.
+    data = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    values = {"title": html.escape(settings.clinic_name), "config": data}
+    template = (WEB_DIR / "embed.html").read_text(encoding="utf-8")
+    return _PLACEHOLDER.sub(lambda found: values[found.group(1)], template)
+
+
+def _asset(body: bytes, media_type: str) -> Callable[[], Response]:
+    def serve() -> Response:
+        return Response(body, media_type=media_type,
+                        headers={"Cache-Control": "public, max-age=600", "X-Content-Type-Options": "nosniff"})
+    return serve
+
+
+def add_widget_routes(app: FastAPI, settings: Settings, origins: OriginAllowList) -> None:
+    """GET /widget.js for clinic pages, and /embed (+ its script and style) that it opens in an iframe."""
+    for route, (name, media_type) in WIDGET_ASSETS.items():
+        app.add_api_route(route, _asset((WEB_DIR / name).read_bytes(), media_type), methods=["GET"], include_in_schema=False)
+    page = embed_page(settings)
+    headers = {
+        "Content-Security-Policy": EMBED_CSP.format(ancestors=origins.frame_ancestors()),
+        "Cache-Control": "no-cache",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+    @app.get("/embed", include_in_schema=False)
+    def embed() -> HTMLResponse:
+        return HTMLResponse(page, headers=headers)
+
+
 # --- the app ------------------------------------------------------------------------------------------
 
 def create_app(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> FastAPI:
@@ -421,7 +668,10 @@ def create_app(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> FastAPI
         return error_response(exc.message, exc.status)
 
     add_api_routes(app, ANSWERERS)
-    # The widget goes here: GET /widget.js (and CORS / rate limiting for /api/ask), before the mount below.
+    add_widget_routes(app, SETTINGS, ORIGINS)
+    # Middleware added last runs first: every response gets frame-ancestors, including a 429.
+    app.add_middleware(ApiGuard, origins=ORIGINS, limiter=RateLimiter(SETTINGS.rate_limit_per_minute))
+    app.add_middleware(FrameAncestors, origins=ORIGINS)
 
     return gr.mount_gradio_app(
         app, demo, path="/",
@@ -470,6 +720,7 @@ def main(argv: list[str] | None = None) -> int:
 
 try:
     SETTINGS = load_settings()
+    ORIGINS = OriginAllowList(SETTINGS.allowed_origins)
 except ConfigError as _exc:
     # app.py is the edge: a bad clinic.toml is reported as a message, not a traceback.
     raise SystemExit(f"Cannot start the chat: {_exc}") from None
