@@ -46,7 +46,7 @@ OPTIONS = {
     "data-greeting": "Hi! I can tell you what the articles say about needles, sessions and safety.",
     "data-accent": "#0f766e",
     "data-position": "left",
-    "data-open": "true",
+    "data-open": "",
 }
 
 

@@ -16,7 +16,8 @@
 (function () {
   "use strict";
 
-  var script = document.currentScript;
+  // currentScript is null when a page loader runs the script in some other way: then find the tag by name.
+  var script = document.currentScript || document.querySelector("script[src*='/widget.js']");
   // Loaded twice (two tags, or a page that re-runs its scripts): one button is enough.
   if (!script || document.querySelector("[data-qa-chat-widget]")) return;
 
@@ -35,7 +36,8 @@
   var title = customTitle || "Questions about acupuncture";
   var greeting = option("greeting", "", 300);
   var position = option("position", "right", 5).toLowerCase() === "left" ? "left" : "right";
-  var openOnLoad = /^(|true|1|yes|open)$/i.test(script.getAttribute("data-open") || "no");
+  var openAttribute = script.getAttribute("data-open"); // data-open, data-open="true"; absent or "false": closed
+  var openOnLoad = openAttribute !== null && /^(|true|1|yes)$/i.test(openAttribute.trim());
   var accent = validColour(option("accent", DEFAULT_ACCENT, 40)) || DEFAULT_ACCENT;
 
   function validColour(value) {
