@@ -53,6 +53,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from index import SearchIndexError
 from qa import Answerer, ConfigError, QAError, Settings, load_settings
 from qa.compose import safe_url
+from qa.watch import IndexWatcher
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 DEFAULT_HOST = "127.0.0.1"  # never all interfaces by default: a clinic opts in with --host
@@ -85,7 +86,10 @@ class LazyAnswerer:
         if self._answerer is None:
             with self._lock:
                 if self._answerer is None:  # another thread may have loaded it while we waited
-                    self._answerer = self._load(self.settings, log=lambda m: print(m, flush=True))
+                    answerer = self._load(self.settings, log=lambda m: print(m, flush=True))
+                    # Follow rebuilds made by `python -m index build` while serving (qa/watch.py).
+                    IndexWatcher(answerer, self.settings.index_dir, log=lambda m: print(m, flush=True)).start()
+                    self._answerer = answerer
         return self._answerer
 
 

@@ -33,24 +33,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def clinic_file(directory: Path, *, store_question_text: bool = False) -> Path:
+def clinic_file(directory: Path, *, store_question_text: bool = False, rate_limit_per_minute: int | None = None) -> Path:
     """The real clinic.toml, with feedback going into `directory` (tests write only into tmp_path)."""
     text = (REPO / "clinic.toml").read_text(encoding="utf-8")
     text, found = re.subn(r"(?m)^feedback_file = .*$", f"feedback_file = {json.dumps(str(directory / 'feedback.jsonl'))}", text)
     assert found == 1, "clinic.toml has no single 'feedback_file = ...' line to redirect"
     text, found = re.subn(r"(?m)^store_question_text = .*$", f"store_question_text = {str(store_question_text).lower()}", text)
     assert found == 1, "clinic.toml has no single 'store_question_text = ...' line"
+    if rate_limit_per_minute is not None:
+        text, found = re.subn(r"(?m)^rate_limit_per_minute = .*$", f"rate_limit_per_minute = {rate_limit_per_minute}", text)
+        assert found == 1, "clinic.toml has no single 'rate_limit_per_minute = ...' line"
     path = directory / "clinic.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
 @contextmanager
-def running_server(directory: Path, **clinic):
+def running_server(directory: Path, *, extra_env: dict | None = None, **clinic):
     """`python app.py` on a free port with its own index and clinic file in `directory`; yields the base URL."""
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = dict(os.environ, QA_INDEX_DIR=str(directory / "index"), QA_CONFIG=str(clinic_file(directory, **clinic)))
+    env = dict(os.environ, QA_INDEX_DIR=str(directory / "index"), QA_CONFIG=str(clinic_file(directory, **clinic)),
+               **(extra_env or {}))
     for name in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "GRADIO_WATCH_DIRS"):
         env.pop(name, None)
     log_path = directory / "server.log"
