@@ -10,6 +10,10 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# Debian's Chromium, driven by Playwright (which must not download a browser of its own: no network).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHARED_ARTICLES = REPO.parent / "shared" / "articles"
 
 
@@ -105,3 +109,14 @@ def real_answerer(real_index_dir, real_embedder):
 
     settings = load_settings(REPO / "clinic.toml", environ={})
     return Answerer(SearchIndex.load(real_index_dir, model=real_embedder.name), real_embedder, settings)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the browser tests (tests/setup.sh installs it)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

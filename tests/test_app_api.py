@@ -49,13 +49,14 @@ def clinic_file(directory: Path, *, store_question_text: bool = False, rate_limi
 
 
 @contextmanager
-def running_server(directory: Path, *, extra_env: dict | None = None, **clinic):
-    """`python app.py` on a free port with its own index and clinic file in `directory`; yields the base URL."""
+def running_server(directory: Path, *, config: Path | None = None, extra_env: dict | None = None, **clinic):
+    """`python app.py` on a free port with its own index in `directory` and a clinic file (`config`, or the
+    real one adjusted by `clinic` keywords); yields the base URL."""
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = dict(os.environ, QA_INDEX_DIR=str(directory / "index"), QA_CONFIG=str(clinic_file(directory, **clinic)),
-               **(extra_env or {}))
-    for name in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "GRADIO_WATCH_DIRS"):
+    config = config or clinic_file(directory, **clinic)
+    env = dict(os.environ, QA_INDEX_DIR=str(directory / "index"), QA_CONFIG=str(config), **(extra_env or {}))
+    for name in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "GRADIO_WATCH_DIRS", "FORWARDED_ALLOW_IPS"):
         env.pop(name, None)
     log_path = directory / "server.log"
     with open(log_path, "wb") as log:

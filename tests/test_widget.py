@@ -16,10 +16,7 @@ import functools
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -30,8 +27,9 @@ import httpx
 import pytest
 
 from tests.conftest import REPO
-from tests.test_app_api import START_TIMEOUT, free_port
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS
+from tests.test_app_api import free_port, running_server
+from tests.conftest import CHROMIUM
+from tests.test_browser import LOCAL_HOSTS
 
 EXAMPLE = REPO / "examples" / "clinic-site" / "index.html"
 SNIPPET = '<script src="http://127.0.0.1:7860/widget.js" defer></script>'
@@ -86,41 +84,6 @@ def widget_clinic_file(directory: Path, *, allowed_origin: str) -> Path:
     return path
 
 
-@contextmanager
-def app_server(directory: Path, config: Path):
-    """`python app.py` on a free port with its own index in `directory` and the given clinic file."""
-    port = free_port()
-    env = dict(os.environ, QA_INDEX_DIR=str(directory / "index"), QA_CONFIG=str(config))
-    for name in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "GRADIO_WATCH_DIRS", "FORWARDED_ALLOW_IPS"):
-        env.pop(name, None)
-    log_path = directory / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"app.py exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer /healthz in {START_TIMEOUT} s:\n{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @dataclass(frozen=True)
 class Deployment:
     app: str  # the chat server
@@ -142,7 +105,7 @@ def deployment(tmp_path_factory):
     server_dir = tmp_path_factory.mktemp("widget-server")
     with static_site(site) as allowed, static_site(site) as refused:
         config = widget_clinic_file(server_dir, allowed_origin=allowed)
-        with app_server(server_dir, config) as app:
+        with running_server(server_dir, config=config) as app:
             (site / "index.html").write_text(clinic_page(app), encoding="utf-8")
             (site / "options.html").write_text(clinic_page(app, OPTIONS), encoding="utf-8")
             yield Deployment(app, allowed, refused)
@@ -286,16 +249,6 @@ def test_rate_limiter_counts_concurrent_requests_and_zero_turns_it_off(app_modul
 # --- in the browser -------------------------------------------------------------------------------------
 
 browser_only = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: run `bash tests/setup.sh`")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
