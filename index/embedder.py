@@ -51,7 +51,10 @@ class SentenceTransformerEmbedder:
     name = MODEL_NAME
     dimension = 384
 
-    def __init__(self, *, batch_size: int = 64):
+    def __init__(self, *, batch_size: int = 64, threads: int | None = None):
+        """`threads`: torch CPU threads for this process. One is best for serving single short
+        questions: a second OpenMP thread gains nothing at p50 and stalls for tens to hundreds of
+        milliseconds whenever the other core is busy (bench/RESULTS.md, "Query embedding speed")."""
         path = model_path()
         # Offline before import: a hub lookup would hang behind a clinic firewall.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,6 +63,10 @@ class SentenceTransformerEmbedder:
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # the weight-loading bar is noise on every start
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
         self._model = SentenceTransformer(path, device="cpu")
         self.batch_size = batch_size
         self.dimension = int(self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") else self._model.get_sentence_embedding_dimension())

@@ -33,6 +33,17 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str | None:
+    """The index term for one word, or None for a stop word; cached, for per-word checks at query time.
+
+    >>> stem("Sessions"), stem("the")
+    ('session', None)
+    """
+    tokens = tokenize([word])[0]
+    return tokens[0] if tokens else None
+
+
 def build(texts: list[str]) -> bm25s.BM25:
     retriever = bm25s.BM25()
     retriever.index(tokenize(texts), show_progress=False)

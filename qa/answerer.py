@@ -26,6 +26,9 @@ from .query import PreparedQuestion, QueryBuilder
 from .retrieve import HybridRetriever, Retrieval, RetrievalParams
 
 
+SERVING_THREADS = 1  # one torch thread per answer: concurrent requests use the cores (bench/RESULTS.md)
+
+
 @dataclass
 class Result:
     """An answer plus what evaluation and debugging need to see behind it."""
@@ -67,7 +70,7 @@ class Answerer:
              progress: bool = True) -> "Answerer":
         """Load the model and the index, building the index first when missing or stale."""
         settings = settings or load_settings()
-        embedder = embedder or SentenceTransformerEmbedder()
+        embedder = embedder or SentenceTransformerEmbedder(threads=SERVING_THREADS)
         index = open_index(settings.sources_dir, settings.index_dir, embedder=embedder, log=log, progress=progress)
         return cls(index, embedder, settings, abstention=abstention)
 

@@ -101,21 +101,16 @@ class QueryBuilder:
 
     def key_terms(self, text: str) -> list[str]:
         """Topical words of `text`: not stop words, not conversational filler."""
-        stems = lexical.tokenize([text])[0]
+        stems = set(lexical.tokenize([text])[0])
         words = re.findall(r"[a-z][a-z\-']*[a-z]|[a-z]", text.lower())
-        terms = []
-        for word in words:
-            if len(word) < 3 or word in GENERIC_WORDS:
-                continue
-            if lexical.tokenize([word])[0] and lexical.tokenize([word])[0][0] in stems:
-                terms.append(word)
+        terms = [w for w in words if len(w) >= 3 and w not in GENERIC_WORDS and lexical.stem(w) in stems]
         return list(dict.fromkeys(terms))
 
     def is_known(self, word: str) -> bool:
         if word in self.corpus_words or word in self.lay_words:
             return True
-        stem = lexical.tokenize([word])[0]
-        return bool(stem) and (stem[0] in self.lexical_vocabulary or stem[0] in self.lay_stems)
+        stem = lexical.stem(word)
+        return stem is not None and (stem in self.lexical_vocabulary or stem in self.lay_stems)
 
     def prepare(self, question: str, history: list[dict] | None = None) -> PreparedQuestion:
         text = re.sub(r"\s+", " ", question or "").strip()
@@ -134,7 +129,7 @@ class QueryBuilder:
         prepared.key_terms = self.key_terms(corrected)
         prepared.unknown_terms = [t for t in prepared.key_terms if not self.is_known(t)]
         prepared.unsupported_requests = self._unsupported_requests(corrected)
-        prepared.specific_terms = [t for t in prepared.key_terms if (lexical.tokenize([t])[0] or [""])[0] not in self.common_stems]
+        prepared.specific_terms = [t for t in prepared.key_terms if lexical.stem(t) not in self.common_stems]
         if self._is_follow_up(corrected, prepared.specific_terms, history):
             prepared.context = self._context(history)
         prepared.expansions = self.glossary.expansions(corrected)
