@@ -13,13 +13,15 @@ one process:
 - onnx-int8-1t: the same, dynamically int8-quantised.
 
 Every option embeds each of the 128 questions of eval/questions.jsonl alone (4 rounds, 512
-samples; --quick: 64 questions, 1 round), in rounds whose option order is shuffled (so drift in the machine's load hits every option alike),
-after a warm-up. Reported per option: p50/p95 milliseconds per query, CPU milliseconds per
-query (all threads; on a shared 2-core server that is what the other requests lose), and
-the worst cosine distance to sentence-transformers' vectors, on all 128 questions and on
-256 passages of the index (64 with --quick) (longer texts, as in a build). Then batch throughput for building (passages/s) and,
-in fresh processes, the cost of starting each serving path (import + load + first query,
-and peak memory), since the ONNX path needs neither torch nor sentence-transformers.
+samples; --quick: 64 questions, 1 round), the option order shuffled in every round so that
+drift in the machine's load hits every option alike, after a warm-up. Reported per option:
+p50/p95 milliseconds per query, CPU milliseconds per query (all threads; on a shared 2-core
+server that is what the other requests lose), and the worst cosine distance to
+sentence-transformers' vectors on all 128 questions and on the passages of sources/ (up to
+256; 64 with --quick: longer texts, as in a build). Then batch throughput for building
+(passages/s) and, in fresh processes, the cost of starting each serving path (import + load
++ first query, and peak memory), since the ONNX path needs neither torch nor
+sentence-transformers.
 
 Not here: the whole answer path (bench/latency.py), index size (bench/scale.py).
 """
@@ -177,7 +179,7 @@ def _startup(which: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="64 questions x 1 round and 64 passages instead of 128 x 4 and 256")
+    parser.add_argument("--quick", action="store_true", help="64 questions x 1 round and 64 passages instead of 128 x 4 and up to 256")
     args = parser.parse_args(argv)
     rounds, passage_count = (1, 64) if args.quick else (4, 256)
     print_header("Query embedding speed", "quick" if args.quick else "full")

@@ -23,10 +23,13 @@ another one: load the index and the model, answer the 228 questions of eval/ (qu
 and holdout) with the hybrid retriever. For every size, exact search (IndexFlatIP) and
 HNSW (index/dense.py: M=32, efConstruction=200, efSearch=128) are built from the same
 vectors and compared: build seconds, query p50, recall@10 and @30 (30 candidates is what
-qa/ asks for) of HNSW against exact search. A sweep over more sizes (dense search only,
-proxy vectors) finds where exact search passes 5 ms p50. The figures go to bench/scale.png.
+qa/ asks for; ties counted, see `recall`) of HNSW against exact search, and HNSW's recall and time at efSearch 64 to
+1024. FAISS runs on its default threads (2 here) and on one: on a busy 2-core machine its
+parallel scan of a flat index stalls. A sweep over more sizes (dense search only, proxy
+vectors, plus random vectors at 50k) finds where exact search passes 5 ms p50. The figures
+go to bench/scale.png, the raw figures to bench/scale.json (--replot redraws the plot from them).
 
---quick: 1k real and 10k proxy builds, a short sweep; well under 2 minutes.
+--quick: 1k real and 10k proxy builds, a short sweep; under 2 minutes.
 Not here: answer latency (bench/latency.py), embedding options (bench/embed_speed.py).
 """
 
@@ -51,7 +54,10 @@ MAX_DOC_CHARS = 560  # under IndexSettings.max_chars (600): one passage per docu
 NOISE = 0.1  # norm of the noise added to a proxy vector (unit length) before normalising again
 FLAT_BUDGET_MS = 5.0
 TARGET_RECALL = 0.98
+RECALL_AXIS_FROM = 0.9
+EF_SEARCH_SWEEP = (64, 128, 256, 512, 1024)  # must include index/dense.py's HNSW_EF_SEARCH (128)
 PLOT = REPO_ROOT / "bench" / "scale.png"
+RAW = REPO_ROOT / "bench" / "scale.json"  # every figure of the last run, to redraw the plot (--replot)
 
 
 # ---------------------------------------------------------------- synthetic corpus and proxy vectors
@@ -159,14 +165,24 @@ def time_search(index, queries: np.ndarray, k: int, repeats: int) -> tuple[float
     return p50_p95(samples)
 
 
-def recall(approximate, exact, queries: np.ndarray, k: int) -> float:
-    from index import dense
+def recall(found: np.ndarray, vectors: np.ndarray, queries: np.ndarray, kth: np.ndarray) -> float:
+    """Share of the approximate top k that belong to a true top k, ties counted.
 
-    found = 0
-    for q in queries:
-        truth = set(map(int, dense.search(exact, q, k)[1]))
-        found += len(truth & set(map(int, dense.search(approximate, q, k)[1])))
-    return found / (k * len(queries))
+    `found` (queries x k) are the approximate rows, `kth` the exact k-th best score of each
+    query. A row counts when its true score reaches that k-th score: with duplicate passages
+    (identical vectors) any of the tied rows is a right answer, and plain id overlap would
+    count a tie as a miss.
+
+    >>> v = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=np.float32)   # rows 0 and 1 tie
+    >>> recall(np.array([[1]]), v, np.array([[1.0, 0.0]]), np.array([1.0]))
+    1.0
+    """
+    k = found.shape[1]
+    hits = 0
+    for q, rows, floor in zip(queries, found, kth):
+        rows = rows[rows >= 0]
+        hits += min(k, int(np.sum(vectors[rows] @ q >= floor - 1e-5)))
+    return hits / (k * len(queries))
 
 
 def compare_kinds(vectors: np.ndarray, queries: np.ndarray, repeats: int) -> dict:
@@ -189,9 +205,41 @@ def compare_kinds(vectors: np.ndarray, queries: np.ndarray, repeats: int) -> dic
             result[f"{kind}_1t_p50_ms"], result[f"{kind}_1t_p95_ms"] = time_search(built[kind], queries, 30, repeats)
         finally:
             faiss.omp_set_num_threads(default_threads)
-    result["recall10"] = recall(built["hnsw"], built["flat"], queries, 10)
-    result["recall30"] = recall(built["hnsw"], built["flat"], queries, 30)
+    from index.dense import HNSW_EF_SEARCH
+
+    result["ef_sweep"] = ef_sweep(built["hnsw"], built["flat"], vectors, queries)
+    at_default = next(e for e in result["ef_sweep"] if e["ef"] == HNSW_EF_SEARCH)
+    result["recall10"], result["recall30"] = at_default["recall10"], at_default["recall30"]
     return result
+
+
+def ef_sweep(hnsw, flat, vectors: np.ndarray, queries: np.ndarray) -> list[dict]:
+    """Recall@10/@30 (ties counted) and p50 (1 thread, k=30) of HNSW at each efSearch: the query-time knob."""
+    import faiss
+
+    from index.dense import HNSW_EF_SEARCH
+
+    rows = []
+    default_threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        kth = {k: flat.search(queries, k)[0][:, k - 1] for k in (10, 30)}
+        for ef in EF_SEARCH_SWEEP:
+            hnsw.hnsw.efSearch = ef
+            row = {"ef": ef}
+            for k in (10, 30):
+                row[f"recall{k}"] = recall(hnsw.search(queries, k)[1], vectors, queries, kth[k])
+            samples = []
+            for q in queries:
+                started = time.perf_counter()
+                hnsw.search(q.reshape(1, -1), 30)
+                samples.append((time.perf_counter() - started) * 1000)
+            row["p50_ms"] = p50_p95(samples)[0]
+            rows.append(row)
+    finally:
+        faiss.omp_set_num_threads(default_threads)
+        hnsw.hnsw.efSearch = HNSW_EF_SEARCH
+    return rows
 
 
 def _disk_mb(path: Path) -> float:
@@ -228,6 +276,7 @@ def worker_build(setup: Path, size: int, vectors: str, out: Path) -> dict:
     from index import SearchIndex
 
     index = SearchIndex.load(out / "index", verify=False)
+    result["duplicates"] = len(index.passages) - len({p.text for p in index.passages})
     passage_vectors = index.passage_vectors
     result.update(compare_kinds(passage_vectors, queries, repeats=2))
     if vectors == "real":  # how close the proxy is to what the model says, on the same passages
@@ -253,9 +302,14 @@ def worker_serve(setup: Path, index_dir: Path) -> dict:
     load_s = time.perf_counter() - started
     count = len(index.passages)
 
-    def bm25(text):
+    def bm25(text):  # as HybridRetriever.search does it: a full sort of every passage's score
         scores = lexical.scores(index.bm25, lexical.tokenize([text])[0], count)
         return np.argsort(-scores, kind="stable")[:30]
+
+    def bm25_partition(text):  # the same 30 candidates (up to ties) by a partial sort
+        scores = lexical.scores(index.bm25, lexical.tokenize([text])[0], count)
+        top = np.argpartition(-scores, 30)[:30] if count > 30 else np.arange(count)
+        return top[np.argsort(-scores[top], kind="stable")]
 
     import faiss
 
@@ -268,7 +322,8 @@ def worker_serve(setup: Path, index_dir: Path) -> dict:
         finally:
             faiss.omp_set_num_threads(default_threads)
 
-    timings = {"hybrid": lambda q, t: retriever.search(q, t, k=3), "hybrid_1t": hybrid_1t, "bm25": lambda q, t: bm25(t)}
+    timings = {"hybrid": lambda q, t: retriever.search(q, t, k=3), "hybrid_1t": hybrid_1t, "bm25": lambda q, t: bm25(t),
+               "bm25_partition": lambda q, t: bm25_partition(t)}
     samples = {name: [] for name in timings}
     for name, run in timings.items():
         for q, t in zip(queries[:10], texts[:10]):
@@ -284,7 +339,7 @@ def worker_serve(setup: Path, index_dir: Path) -> dict:
     SentenceTransformerEmbedder().embed(["Will the needles hurt?"])
     return {"load_s": load_s, "hybrid_p50_ms": p50_p95(samples["hybrid"])[0], "hybrid_p95_ms": p50_p95(samples["hybrid"])[1],
             "hybrid_1t_p50_ms": p50_p95(samples["hybrid_1t"])[0],
-            "bm25_p50_ms": p50_p95(samples["bm25"])[0], "serve_index_rss_mb": index_rss, "serve_rss_mb": _common.memory_mb()["rss"]}
+            "bm25_p50_ms": p50_p95(samples["bm25"])[0], "bm25_partition_p50_ms": p50_p95(samples["bm25_partition"])[0], "serve_index_rss_mb": index_rss, "serve_rss_mb": _common.memory_mb()["rss"]}
 
 
 def worker_sweep(setup: Path, plan: list[tuple[int, str]]) -> list[dict]:
@@ -352,7 +407,7 @@ def _plot(builds: list[dict], sweep: list[dict], rate: float) -> None:
             label="exact, real vectors")
     served = sorted((r for r in builds if "hybrid_p50_ms" in r), key=lambda r: r["size"])
     ax.plot([r["size"] for r in served], [r["hybrid_p50_ms"] for r in served], "^--", label="hybrid search as built (FAISS + BM25 + fusion)")
-    ax.plot([r["size"] for r in served], [r["bm25_p50_ms"] for r in served], "v:", label="BM25 alone (scores + sort)")
+    ax.plot([r["size"] for r in served], [r["bm25_p50_ms"] for r in served], "v:", label="BM25 alone (scores + full sort, as qa/ does)")
     ax.axhline(FLAT_BUDGET_MS, color="grey", lw=0.8, ls="--")
     ax.text(sizes[0], FLAT_BUDGET_MS * 1.08, f"{FLAT_BUDGET_MS:g} ms", color="grey", fontsize=8)
     ax.axvline(APPROXIMATE_ABOVE, color="red", lw=0.8, ls=":")
@@ -365,9 +420,19 @@ def _plot(builds: list[dict], sweep: list[dict], rate: float) -> None:
         rows = sorted(by(sweep, vectors) + by(builds, vectors), key=lambda r: r["size"])
         if rows:
             ax.plot([r["size"] for r in rows], [r["recall10"] for r in rows], marker, label=f"recall@10, {vectors} vectors")
+    proxy_rows = sorted(by(sweep, "proxy") + by(builds, "proxy"), key=lambda r: r["size"])
+    for ef, style in ((256, "o:"), (512, "o--")):
+        ax.plot([r["size"] for r in proxy_rows], [next(e["recall10"] for e in r["ef_sweep"] if e["ef"] == ef) for r in proxy_rows],
+                style, color="C0", alpha=0.6, label=f"recall@10, proxy vectors, efSearch {ef}")
     ax.axhline(TARGET_RECALL, color="grey", lw=0.8, ls="--")
     ax.text(sizes[0], TARGET_RECALL + 0.002, f"target {TARGET_RECALL}", color="grey", fontsize=8)
-    ax.set(xscale="log", xlabel="passages", ylabel="recall@10 of HNSW vs exact", title="HNSW recall against exact search")
+    off_scale = [r for r in sweep + builds if r["recall10"] < RECALL_AXIS_FROM]
+    if off_scale:
+        ax.text(0.02, 0.04, "off scale: " + ", ".join(f"{r['vectors']} vectors at {r['size']:,}: {r['recall10']:.2f}" for r in off_scale),
+                transform=ax.transAxes, fontsize=8, color="C2")
+    ax.set_ylim(RECALL_AXIS_FROM, 1.003)
+    ax.set(xscale="log", xlabel="passages", ylabel="recall@10 of HNSW vs exact (ties counted)",
+           title="HNSW recall against exact search (efSearch 128 unless said)")
     ax.legend(fontsize=8)
     ax = axes[1][0]
     ax.plot(sizes, [r["flat_build_s"] for r in dense_rows], "o-", label="exact index build")
@@ -400,8 +465,14 @@ def _plot(builds: list[dict], sweep: list[dict], rate: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1k real and 10k proxy builds, a short sweep")
+    parser.add_argument("--replot", action="store_true", help="redraw bench/scale.png from bench/scale.json, measuring nothing")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.replot:
+        raw = json.loads(RAW.read_text())
+        _plot(raw["builds"], raw["sweep"], raw["rate"])
+        print(f"plot: {PLOT.relative_to(REPO_ROOT)}, from {RAW.relative_to(REPO_ROOT)} ({raw['mode']} run of {raw['machine']['date']})")
+        return 0
     if args.worker:
         kind, setup, *rest = args.worker
         if kind == "build":
@@ -416,8 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     print_header("Index scale", "quick" if args.quick else "full")
     builds_plan = [(1_000, "real"), (10_000, "proxy")] if args.quick else [(1_000, "real"), (10_000, "real"), (10_000, "proxy"), (100_000, "proxy")]
     sweep_plan = ([(2_000, "proxy"), (5_000, "proxy"), (5_000, "random")] if args.quick else
-                  [(2_000, "proxy"), (5_000, "proxy"), (20_000, "proxy"), (30_000, "proxy"), (50_000, "proxy"),
-                   (50_000, "random"), (100_000, "random")])
+                  [(2_000, "proxy"), (5_000, "proxy"), (20_000, "proxy"), (30_000, "proxy"), (40_000, "proxy"), (50_000, "proxy"),
+                   (50_000, "random")])
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     try:
         rate = _setup(work, 128 if args.quick else 512)
@@ -438,11 +509,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\nBuilds (build_index, sentence_vectors=False; each in a fresh process; 'proxy' = no model, see docstring)")
     print(table(
         ["passages", "vectors", "FAISS kind", "build s", "passages/s", "disk MiB", "peak RSS building MiB",
-         "load s", "RSS serving MiB (index + model)", "hybrid p50 ms", "hybrid p95 ms", "hybrid p50 ms, FAISS 1 thread",
-         "BM25 p50 ms", "proxy misses"],
+         "load s", "RSS serving MiB (index only)", "RSS serving MiB (index + model)", "hybrid p50 ms", "hybrid p95 ms", "hybrid p50 ms, FAISS 1 thread",
+         "BM25 p50 ms (full sort)", "BM25 p50 ms (argpartition)", "duplicate passages", "proxy misses"],
         [[r["passages"], r["vectors"], r["kind"], round(r["build_s"], 1), round(r["passages_per_s"], 1), round(r["disk_mb"], 1),
-          round(r["build_peak_mb"]), round(r["load_s"], 2), round(r["serve_rss_mb"]), r["hybrid_p50_ms"], r["hybrid_p95_ms"],
-          r["hybrid_1t_p50_ms"], r["bm25_p50_ms"], r["proxy_misses"]]
+          round(r["build_peak_mb"]), round(r["load_s"], 2), round(r["serve_index_rss_mb"]), round(r["serve_rss_mb"]),
+          r["hybrid_p50_ms"], r["hybrid_p95_ms"],
+          r["hybrid_1t_p50_ms"], r["bm25_p50_ms"], r["bm25_partition_p50_ms"], r["duplicates"], r["proxy_misses"]]
          for r in builds]))
     for r in builds:
         if "proxy_cosine_mean" in r:
@@ -455,16 +527,31 @@ def main(argv: list[str] | None = None) -> int:
         ["passages", "vectors", "exact build s", "exact p50 ms", "exact p95 ms", "exact p50 ms, 1 thread", "exact p95 ms, 1 thread",
          "HNSW build s", "HNSW p50 ms", "HNSW p50 ms, 1 thread", "recall@10", "recall@30"],
         [[r["size"], r["vectors"], round(r["flat_build_s"], 3), r["flat_p50_ms"], r["flat_p95_ms"], r["flat_1t_p50_ms"],
-          r["flat_1t_p95_ms"], round(r["hnsw_build_s"], 2), r["hnsw_p50_ms"], r["hnsw_1t_p50_ms"], round(r["recall10"], 4),
-          round(r["recall30"], 4)] for r in rows]))
+          r["flat_1t_p95_ms"], round(r["hnsw_build_s"], 2), r["hnsw_p50_ms"], r["hnsw_1t_p50_ms"], f"{r['recall10']:.4f}",
+          f"{r['recall30']:.4f}"] for r in rows]))
     for column, label in (("flat_p50_ms", "default threads"), ("flat_1t_p50_ms", "1 thread")):
         slow = [r["size"] for r in rows if r["vectors"] != "random" and r[column] > FLAT_BUDGET_MS]
         print(f"exact search ({label}) p50 first above {FLAT_BUDGET_MS:g} ms at: {min(slow):,} passages" if slow
               else f"exact search ({label}) p50 stays under {FLAT_BUDGET_MS:g} ms at every size measured")
+    print("\nHNSW recall and query time against efSearch (index/dense.py uses 128), 1 thread, k=30 for the time")
+    ef_rows = []
+    for r in rows:
+        if r["size"] >= 10_000:
+            for e in r["ef_sweep"]:
+                ef_rows.append([r["size"], r["vectors"], e["ef"], f"{e['recall10']:.4f}", f"{e['recall30']:.4f}", e["p50_ms"],
+                                r["flat_1t_p50_ms"]])
+    print(table(["passages", "vectors", "efSearch", "recall@10", "recall@30", "HNSW p50 ms", "exact p50 ms, 1 thread"], ef_rows))
+    for r in rows:
+        if r["vectors"] != "random" and r["size"] >= 10_000:
+            enough = [e["ef"] for e in r["ef_sweep"] if e["recall10"] >= TARGET_RECALL and e["recall30"] >= TARGET_RECALL]
+            print(f"  {r['size']:,} ({r['vectors']}): smallest efSearch with recall@10 and @30 >= {TARGET_RECALL}: "
+                  + (f"{min(enough)}" if enough else f"none up to {EF_SEARCH_SWEEP[-1]}"))
     low = [(r["size"], r["vectors"], r["recall10"]) for r in rows if r["recall10"] < TARGET_RECALL]
-    print("HNSW recall@10 below target at: " + (", ".join(f"{s:,} ({v}: {x:.3f})" for s, v, x in low) if low else "none"))
+    print("HNSW recall@10 (efSearch 128) below target at: " + (", ".join(f"{s:,} ({v}: {x:.3f})" for s, v, x in low) if low else "none"))
     _plot(builds, sweep, rate)
-    print(f"\nplot: {PLOT.relative_to(REPO_ROOT)}")
+    RAW.write_text(json.dumps({"mode": "quick" if args.quick else "full", "machine": _common.machine(), "rate": rate,
+                               "builds": builds, "sweep": sweep}, indent=1) + "\n")
+    print(f"\nplot: {PLOT.relative_to(REPO_ROOT)}; figures: {RAW.relative_to(REPO_ROOT)}")
     return 0
 
 
