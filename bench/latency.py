@@ -20,9 +20,10 @@ enters the latency figures) shows where the full path's time goes, as a tree of 
 milliseconds per question. Memory: resident set after each loading step and after the first
 100 answers (target <= 1 GB).
 
---embedder: "st" is SentenceTransformerEmbedder as the app uses it (torch picks 2 threads
-on 2 CPUs), "st-1t" the same with torch.set_num_threads(1), "onnx" bench/onnx_embedder.py
-(ONNX Runtime, 1 thread; torch is then never imported).
+--embedder: "st" is SentenceTransformerEmbedder with torch's default threads (2 on 2 CPUs;
+what the app did before commit 31493bd), "st-1t" the same on one torch thread (what
+`Answerer.load` does since: SERVING_THREADS = 1), "onnx" bench/onnx_embedder.py (ONNX
+Runtime, 1 thread; torch is then never imported).
 
 Not here: the embedding options side by side (bench/embed_speed.py), large indexes (bench/scale.py).
 """
@@ -175,7 +176,7 @@ def _tree_order(path: tuple, per_question: dict) -> tuple:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 round of the questions (128 samples per path) instead of 4")
-    parser.add_argument("--embedder", choices=("st", "st-1t", "onnx"), default="st", help="query embedder (default: %(default)s, as shipped)")
+    parser.add_argument("--embedder", choices=("st", "st-1t", "onnx"), default="st-1t", help="query embedder (default: %(default)s)")
     args = parser.parse_args(argv)
     rounds = 1 if args.quick else 4
     print_header(f"Answer latency, embedder {args.embedder}", "quick" if args.quick else "full")
