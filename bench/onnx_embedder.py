@@ -17,6 +17,9 @@ modules of the sentence-transformers pipeline (Transformer, Pooling, Normalize).
 is served with the other: their vectors differ by about 1e-7 cosine distance (float rounding;
 bench/embed_speed.py measures it on every run).
 
+Needs `onnxruntime` to run and, for the one-time export, torch, transformers and `onnx`
+(`torch.onnx.export` refuses to work without it).
+
 `quantized=True` runs a dynamically int8-quantised copy (onnxruntime.quantization). It is
 faster, but its vectors are off by about 4e-2 cosine distance (7e-2 at worst), far beyond the
 1e-4 allowed, so it is here to be measured, not used.
@@ -93,8 +96,8 @@ def mean_pool_normalise(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """sentence-transformers' Pooling(mean) then Normalize, in numpy.
 
     >>> h = np.array([[[1.0, 0.0], [3.0, 4.0], [9.0, 9.0]]], dtype=np.float32)
-    >>> mean_pool_normalise(h, np.array([[1, 1, 0]])).round(3).tolist()   # mean (2, 2), padding ignored
-    [[0.707, 0.707]]
+    >>> [round(float(v), 3) for v in mean_pool_normalise(h, np.array([[1, 1, 0]]))[0]]   # mean (2, 2), padding ignored
+    [0.707, 0.707]
     """
     weights = mask[..., None].astype(np.float32)
     pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
