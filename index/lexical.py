@@ -58,6 +58,22 @@ def scores(retriever: bm25s.BM25, query_tokens: list[str], count: int) -> np.nda
     return np.asarray(retriever.get_scores(known), dtype=np.float32)
 
 
+def top_rows(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the `k` best positive scores, best first (ties: lower row first), by partial sort.
+
+    >>> top_rows(np.array([0.0, 2.0, 5.0, 2.0, 1.0]), 3).tolist()
+    [2, 1, 3]
+    >>> top_rows(np.array([0.0, 0.0]), 5).tolist()
+    []
+    """
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, k - 1)[:k]
+    order = part[np.lexsort((part, -scores[part]))]
+    return order[scores[order] > 0]
+
+
 def vocabulary(retriever: bm25s.BM25) -> set[str]:
     return {t for t in retriever.vocab_dict if t}
 

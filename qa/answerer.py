@@ -70,6 +70,11 @@ class Answerer:
              progress: bool = True) -> "Answerer":
         """Load the model and the index, building the index first when missing or stale."""
         settings = settings or load_settings()
+        import faiss
+
+        # One FAISS thread per query too: faster at every index size, and no stall when the other core
+        # is busy answering someone else (bench/RESULTS.md, "Index scale").
+        faiss.omp_set_num_threads(SERVING_THREADS)
         embedder = embedder or SentenceTransformerEmbedder(threads=SERVING_THREADS)
         index = open_index(settings.sources_dir, settings.index_dir, embedder=embedder, log=log, progress=progress)
         return cls(index, embedder, settings, abstention=abstention)

@@ -93,8 +93,7 @@ class HybridRetriever:
         bm25_all = lexical.scores(self.index.bm25, lexical.tokenize([text])[0], count)
         if context:
             bm25_all = bm25_all + context_weight * lexical.scores(self.index.bm25, lexical.tokenize([context])[0], count)
-        bm25_rows = np.argsort(-bm25_all, kind="stable")[: p.candidates]
-        bm25_rows = bm25_rows[bm25_all[bm25_rows] > 0]
+        bm25_rows = lexical.top_rows(bm25_all, p.candidates)
         rows = list(dict.fromkeys([*map(int, dense_rows), *map(int, bm25_rows)]))
         if not rows:
             return Retrieval([], Evidence(0.0, 0.0, 0.0, 0.0), [])
