@@ -77,7 +77,21 @@ class Answerer:
         faiss.omp_set_num_threads(SERVING_THREADS)
         embedder = embedder or SentenceTransformerEmbedder(threads=SERVING_THREADS)
         index = open_index(settings.sources_dir, settings.index_dir, embedder=embedder, log=log, progress=progress)
-        return cls(index, embedder, settings, abstention=abstention)
+        answerer = cls(index, embedder, settings, abstention=abstention)
+        answerer.warm_up()
+        return answerer
+
+    def warm_up(self) -> None:
+        """Load, before the first visitor, what would otherwise load inside someone's request:
+        the word lists (about 1.5 s: English for spelling and word rarity, five others for language
+        detection) and the model's first forward pass."""
+        from .abstain import _english_ranks
+        from .language import OTHER_LANGUAGES, _words
+
+        for language in ("en", *OTHER_LANGUAGES):
+            _words(language)
+        _english_ranks()
+        self.answer(self.settings.examples[0] if self.settings.examples else "Will the needles hurt?")
 
     @property
     def index(self) -> SearchIndex:
