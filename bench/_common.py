@@ -6,6 +6,8 @@ sys.path; importing this module first fixes that. Nothing here times anything by
 
 from __future__ import annotations
 
+import time
+
 import datetime as dt
 import os
 import platform
@@ -30,6 +32,21 @@ def p50_p95(samples_ms) -> tuple[float, float]:
     """
     p50, p95 = np.percentile(np.asarray(samples_ms, dtype=float), [50, 95])
     return round(float(p50), 3), round(float(p95), 3)
+
+
+def interleaved_samples(paths: dict, questions: list, rounds: int) -> dict[str, list[float]]:
+    """Milliseconds per call of each path, the paths interleaved question by question (rotating which
+    goes first), so a busy moment on the machine hits every path alike."""
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    names = list(paths)
+    for r in range(rounds):
+        for i, q in enumerate(questions):
+            shift = (i + r) % len(names)
+            for name in names[shift:] + names[:shift]:
+                started = time.perf_counter()
+                paths[name](q)
+                samples[name].append((time.perf_counter() - started) * 1000)
+    return samples
 
 
 def memory_mb() -> dict[str, float]:

@@ -229,16 +229,9 @@ def main(argv: list[str] | None = None) -> int:
             run(q)
     memory.append(("+ naive baseline and warm-up", _common.memory_mb()))
 
-    samples = {name: [] for name in paths}
-    names = list(paths)
     load_before = _common.load_average()
-    for r in range(rounds):
-        for i, q in enumerate(questions):
-            shift = (i + r) % len(names)
-            for name in names[shift:] + names[:shift]:
-                started = time.perf_counter()
-                paths[name](q)
-                samples[name].append((time.perf_counter() - started) * 1000)
+    samples = _common.interleaved_samples(paths, questions, rounds)
+    names = list(paths)
     load_after = _common.load_average()
 
     rows = []

@@ -119,15 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         return lambda q: using(variant, lambda: answerer.answer(q.question, list(q.history)))
 
     paths = {"floor": floor, **{name: full_with(variant) for name, variant in variants.items()}}
-    samples = {name: [] for name in paths}
-    names = list(paths)
-    for r in range(rounds):
-        for i, q in enumerate(questions):
-            shift = (i + r) % len(names)
-            for name in names[shift:] + names[:shift]:
-                started = time.perf_counter()
-                paths[name](q)
-                samples[name].append((time.perf_counter() - started) * 1000)
+    samples = _common.interleaved_samples(paths, questions, rounds)
     floor_p50 = p50_p95(samples["floor"])[0]
     rows = [[name, len(s), *p50_p95(s), round(p50_p95(s)[0] / floor_p50, 2)] for name, s in samples.items()]
     print(f"\n{len(questions)} questions x {rounds} rounds, interleaved; load average {_common.load_average()}")
