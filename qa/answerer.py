@@ -18,7 +18,7 @@ from index import Embedder, SearchIndex, SentenceTransformerEmbedder, open_index
 
 from . import safety
 from .abstain import AbstentionModel, features
-from .compose import Reply, answer_object, escape
+from .compose import Reply, answer_object, escape, safe_url
 from .config import Settings, load_settings
 from .glossary import Glossary, default_glossary
 from .language import NAMES
@@ -159,8 +159,6 @@ class Answerer:
         return ", ".join(picked[:-1]) + (f" or {picked[-1]}" if len(picked) > 1 else "".join(picked))
 
     def _contact(self) -> str:
-        from .compose import safe_url
-
         url = safe_url(self.settings.contact_url)
         return f" You can also [{escape(self.settings.contact_label)}]({url})." if url else ""
 

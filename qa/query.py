@@ -145,9 +145,14 @@ class QueryBuilder:
         found = []
         for kind, pattern in self.requests.items():
             words = {m.group(0) for m in pattern.finditer(lowered)}
-            if any(not re.search(r"\b" + re.escape(w) + r"\b", self._corpus_text) for w in words):
+            if any(not self._corpus_uses(w) for w in words):
                 found.append(kind)
         return found
+
+    def _corpus_uses(self, phrase: str) -> bool:
+        if " " not in phrase and "-" not in phrase:
+            return phrase in self.corpus_words  # one word: a set lookup, not a scan of the corpus
+        return re.search(r"\b" + re.escape(phrase) + r"\b", self._corpus_text) is not None
 
     def _is_follow_up(self, text: str, key_terms: list[str], history: list[dict] | None) -> bool:
         if not _user_turns(history):
