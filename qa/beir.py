@@ -98,8 +98,7 @@ def evaluate_beir(dataset: str | Path, out: str | Path, *, index_dir: str | Path
         text = queries[qid]
         runs["full"].append(retriever.search(vector, text, k=1).source_ranking[:TOP_DOCUMENTS])
         bm25 = lexical.scores(index.bm25, lexical.tokenize([text])[0], count)
-        order = np.argsort(-bm25, kind="stable")[:CANDIDATE_PASSAGES]
-        order = order[bm25[order] > 0]
+        order = lexical.top_rows(bm25, CANDIDATE_PASSAGES)
         runs["bm25"].append(_documents(bm25[order], order, index))
         scores, rows = dense.search(index.dense, vector, CANDIDATE_PASSAGES)
         runs["dense"].append(_documents(scores, rows, index))

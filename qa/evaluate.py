@@ -9,6 +9,7 @@ results-<baseline>.jsonl and run-<baseline>.trec.
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -83,8 +84,7 @@ def evaluate(questions_path: str | Path, out: str | Path, settings: Settings, *,
     for system in systems:
         rows = run_system(system, questions, progress=progress)
         all_rows[system.name] = rows
-        scored = [dict(r, scored_ranking=r["scores"]) for r in rows]
-        metrics[system.name] = answer_metrics(questions, scored, sources) | ranking_metrics(questions, scored)
+        metrics[system.name] = answer_metrics(questions, rows, sources) | ranking_metrics(questions, rows)
         latencies[system.name] = [r["ms"] for r in rows]
         suffix = "" if system.name == "full" else f"-{system.name}"
         write_results(out / f"results{suffix}.jsonl", questions, rows)
@@ -101,8 +101,6 @@ def evaluate(questions_path: str | Path, out: str | Path, settings: Settings, *,
         "passed": all(t["ok"] for t in checked),
         "misses": misses(questions, all_rows["full"]),
     }
-    import json
-
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     write_markdown(out / "report.md", report)
     write_charts(out, metrics, latencies)

@@ -127,7 +127,7 @@ def ranking_metrics(questions: list[Question], results: list[dict]) -> dict:
     run = [
         ir_measures.ScoredDoc(q.id, sid, float(score))
         for q, r in zip(questions, results) if q.id in judged
-        for sid, score in r["scored_ranking"]
+        for sid, score in r["scores"]
     ]
     measures = [R @ 1, R @ 3, RR, nDCG @ 10]
     values = ir_measures.calc_aggregate(measures, qrels, run) if run else {}

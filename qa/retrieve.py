@@ -89,7 +89,7 @@ class HybridRetriever:
         `context_weight` and `expansions` (glossary terms) as prepared by QueryBuilder."""
         p = self.params
         count = len(self.index.passages)
-        dense_scores, dense_rows = dense.search(self.index.dense, query_vector, p.candidates)
+        _, dense_rows = dense.search(self.index.dense, query_vector, p.candidates)
         bm25_all = lexical.scores(self.index.bm25, lexical.tokenize([text])[0], count)
         if context:
             bm25_all = bm25_all + context_weight * lexical.scores(self.index.bm25, lexical.tokenize([context])[0], count)

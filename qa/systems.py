@@ -13,8 +13,6 @@ import re
 import time
 from typing import Protocol
 
-import numpy as np
-
 from index import Embedder, Passage, SearchIndex, dense, lexical, load_corpus
 
 from .answerer import Answerer
@@ -23,19 +21,16 @@ from .config import Settings
 from .questionset import Question
 from .retrieve import Hit
 
-
 class System(Protocol):
     name: str
 
     def run(self, question: Question) -> dict: ...
-
 
 def _row(response: dict, hits: list[Hit], started: float) -> dict:
     best: dict[str, float] = {}
     for hit in hits:
         best.setdefault(hit.passage.source_id, hit.score)
     return {"response": response, "scores": sorted(best.items(), key=lambda i: -i[1]), "ms": (time.perf_counter() - started) * 1000}
-
 
 def _top_without_overlap(hits: list[Hit], k: int) -> list[Hit]:
     picked: list[Hit] = []
@@ -47,7 +42,6 @@ def _top_without_overlap(hits: list[Hit], k: int) -> list[Hit]:
             break
     return picked
 
-
 class FullSystem:
     name = "full"
 
@@ -58,7 +52,6 @@ class FullSystem:
         result = self.answerer.answer(question.question, list(question.history))
         return {"response": result.answer, "scores": result.source_ranking, "ms": result.ms}
 
-
 class Bm25Baseline:
     name = "bm25"
 
@@ -68,11 +61,10 @@ class Bm25Baseline:
     def run(self, question: Question) -> dict:
         started = time.perf_counter()
         scores = lexical.scores(self.index.bm25, lexical.tokenize([question.question])[0], len(self.index.passages))
-        order = [int(i) for i in np.argsort(-scores, kind="stable")[:50] if scores[i] > 0]
+        order = [int(i) for i in lexical.top_rows(scores, 50)]
         hits = [Hit(self.index.passages[i], i, float(scores[i]), 0.0, float(scores[i]), None, 0.0) for i in order]
         picked = _top_without_overlap(hits, self.k)
         return _row(answer_object(Reply(question.question, hits=picked), self.settings), hits, started)
-
 
 class NaiveDenseBaseline:
     """Paragraph chunks (whatever their length), embedded as they are, dense top 3."""
