@@ -7,16 +7,23 @@ whatever its inflection ("sessions" ~ "session").
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
 import bm25s
 import numpy as np
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 LANGUAGE = "english"
 STOPWORDS = "en_plus"  # NLTK's 179 English stop words; bm25s's "en" is Lucene's 33, too few for chat questions
 CONFIG = {"library": "bm25s", "stemmer": LANGUAGE, "stopwords": STOPWORDS}
+# What bm25s.tokenize does with these settings (scikit-learn's token pattern on lower-cased text, stop words
+# dropped before stemming), re-done here with a per-word stem cache: ~10x faster on a question, same tokens
+# (tests/test_lexical.py checks both agree).
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_STOPWORD_SET = frozenset(STOPWORDS_EN_PLUS)
 
 
 @lru_cache(maxsize=1)
@@ -30,7 +37,22 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     >>> tokenize(["Will the needles hurt during sessions?"])
     [['needl', 'hurt', 'session']]
     """
+    return [tokens(text) for text in texts]
+
+
+def tokens(text: str) -> list[str]:
+    """Stemmed, stop-word-free tokens of one text (what `tokenize` gives for it)."""
+    return [_stem_token(t) for t in _TOKEN.findall(text.lower()) if t not in _STOPWORD_SET]
+
+
+def bm25s_tokenize(texts: list[str]) -> list[list[str]]:
+    """The reference: bm25s's own tokeniser with the same settings, slower; `tokenize` must agree with it."""
     return bm25s.tokenize(texts, stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+@lru_cache(maxsize=65536)
+def _stem_token(token: str) -> str:
+    return _stemmer().stemWord(token)
 
 
 @lru_cache(maxsize=65536)
@@ -40,8 +62,8 @@ def stem(word: str) -> str | None:
     >>> stem("Sessions"), stem("the")
     ('session', None)
     """
-    tokens = tokenize([word])[0]
-    return tokens[0] if tokens else None
+    found = tokens(word)
+    return found[0] if found else None
 
 
 def build(texts: list[str]) -> bm25s.BM25:

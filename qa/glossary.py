@@ -20,7 +20,8 @@ class Glossary:
     def __init__(self, entries: dict[str, list[str]]):
         self.entries = {term: [lay.lower() for lay in lays] for term, lays in entries.items()}
         self._patterns = [
-            (term, re.compile(r"\b(" + "|".join(re.escape(l) for l in sorted(lays, key=len, reverse=True)) + r")\b"))
+            (term, re.compile(r"\b(" + "|".join(re.escape(l) for l in sorted(lays, key=len, reverse=True)) + r")\b"),
+             _first_words(lays))
             for term, lays in self.entries.items()
         ]
 
@@ -34,11 +35,29 @@ class Glossary:
     def expansions(self, text: str) -> list[str]:
         """Article terms whose lay words occur in `text`, in glossary order."""
         lowered = text.lower().replace("\u2019", "'")
-        return [term for term, pattern in self._patterns if pattern.search(lowered) and term.lower() not in lowered]
+        words = set(_WORD.findall(lowered))
+        return [term for term, pattern, first in self._patterns
+                if (first is None or first & words) and pattern.search(lowered) and term.lower() not in lowered]
 
     def lay_words(self) -> set[str]:
         """Every single-word lay term, for spelling correction and the known-words check."""
         return {w for lays in self.entries.values() for lay in lays for w in re.findall(r"[a-z]+", lay)}
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _first_words(lays: list[str]) -> set[str] | None:
+    """The first word of each lay term: a term's pattern can only match a text holding one of them as a
+    whole word (the pattern starts and ends at word boundaries), so the others are skipped unsearched.
+    None when some lay term does not start with a word character (always search then)."""
+    firsts = set()
+    for lay in lays:
+        match = _WORD.match(lay)
+        if match is None:
+            return None
+        firsts.add(match.group(0))
+    return firsts
 
 
 @lru_cache(maxsize=1)

@@ -17,7 +17,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 
@@ -75,7 +77,12 @@ class HybridRetriever:
         self.params = params
         self._passage_vectors = index.passage_vectors
         self._has_sentences = len(index.sentence_vectors) == len(index.sentences) and len(index.sentences) > 0
-        self._sentence_tokens = [set(t) for t in lexical.tokenize([s.text for s in index.sentences])] if self._has_sentences else []
+        # term -> the sentences holding it, for the term overlap that helps pick the sentence to emphasise
+        self._sentences_with: dict[str, set[int]] = defaultdict(set)
+        if self._has_sentences:
+            for sentence_id, tokens in enumerate(lexical.tokenize([s.text for s in index.sentences])):
+                for token in tokens:
+                    self._sentences_with[token].add(sentence_id)
 
     @staticmethod
     def query_vector(vectors: np.ndarray, context_weight: float = 0.0) -> np.ndarray:
@@ -102,13 +109,13 @@ class HybridRetriever:
         fused = self._fuse(rows, cosine, bm25, dense_rows, bm25_rows)
         sentence_ids, sentence_scores = self._best_sentences(rows, query_vector, self._term_weights(text, expansions))
         final = fused + p.sentence_weight * sentence_scores
-        order = np.argsort(-final, kind="stable")
-        hits = [
+        order = np.argsort(-final, kind="stable").tolist()
+        hits = (
             Hit(self.index.passages[rows[i]], rows[i], float(final[i]), float(cosine[i]), float(bm25[i]),
                 sentence_ids[i], float(sentence_scores[i]),
                 None if sentence_ids[i] is None else self.index.sentences[sentence_ids[i]].text)
             for i in order
-        ]
+        )  # made one at a time while picking: most candidates are never looked at
         top_dense = set(map(int, dense_rows[:5]))
         agreement = len(top_dense & set(map(int, bm25_rows[:5]))) / max(1, min(5, len(top_dense)))
         evidence = Evidence(
@@ -117,7 +124,8 @@ class HybridRetriever:
             lexical_top=float(bm25_all.max()) if count else 0.0,
             agreement=agreement,
         )
-        return Retrieval(self._pick(hits, k), evidence, _source_ranking(hits))
+        ranking = _source_ranking((self.index.passages[rows[i]].source_id, float(final[i])) for i in order)
+        return Retrieval(self._pick(hits, k), evidence, ranking)
 
     def _fuse(self, rows, cosine, bm25, dense_rows, bm25_rows) -> np.ndarray:
         p = self.params
@@ -143,21 +151,27 @@ class HybridRetriever:
         return weights
 
     def _best_sentences(self, rows, query_vector, term_weights: dict[str, float]) -> tuple[list[int | None], np.ndarray]:
-        """Per passage: its sentence that best answers (cosine, plus term overlap) and that sentence's cosine."""
+        """Per passage: its sentence that best answers (cosine, plus term overlap) and that sentence's cosine.
+
+        Overlapping windows share sentences, so each distinct sentence is scored once, all in one product."""
         if not self._has_sentences:
             return [None] * len(rows), np.zeros(len(rows))
         total = sum(term_weights.values()) or 1.0
-        ids, scores = [], []
-        for r in rows:
-            members = list(self.index.passages[r].sentence_ids)
-            sims = self.index.sentence_vectors[members] @ query_vector
-            overlap = np.array([sum(w for t, w in term_weights.items() if t in self._sentence_tokens[m]) / total for m in members])
-            best = int(np.argmax(sims + self.params.highlight_lexical_weight * overlap))
-            ids.append(members[best])
-            scores.append(float(sims[best]))
-        return ids, np.array(scores)
+        members = [self.index.passages[r].sentence_ids for r in rows]
+        distinct = list(dict.fromkeys(m for ids in members for m in ids))
+        cosines = (self.index.sentence_vectors[distinct] @ query_vector).tolist()
+        overlap = dict.fromkeys(distinct, 0)
+        candidates = set(distinct)
+        for term, w in term_weights.items():
+            for m in self._sentences_with.get(term, set()) & candidates:
+                overlap[m] += w
+        weight = self.params.highlight_lexical_weight
+        combined = {m: cosine + weight * (overlap[m] / total) for m, cosine in zip(distinct, cosines)}
+        cosine_of = dict(zip(distinct, cosines))
+        ids = [max(group, key=combined.__getitem__) for group in members]  # ties: the first sentence, as argmax
+        return ids, np.array([cosine_of[m] for m in ids])
 
-    def _pick(self, hits: list[Hit], k: int) -> list[Hit]:
+    def _pick(self, hits: Iterable[Hit], k: int) -> list[Hit]:
         picked: list[Hit] = []
         for hit in hits:
             if len(picked) == k:
@@ -180,8 +194,9 @@ def _overlaps(a: Passage, b: Passage) -> bool:
     return a.source_id == b.source_id and a.start < b.end and b.start < a.end
 
 
-def _source_ranking(hits: list[Hit]) -> list[tuple[str, float]]:
+def _source_ranking(scored: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Each source once, with the score of its best candidate; `scored` comes best first."""
     best: dict[str, float] = {}
-    for hit in hits:
-        best.setdefault(hit.passage.source_id, hit.score)
+    for source_id, score in scored:
+        best.setdefault(source_id, score)
     return sorted(best.items(), key=lambda item: -item[1])

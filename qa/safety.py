@@ -95,10 +95,22 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-def _matches(pattern: _Pattern, text: str) -> bool:
-    if isinstance(pattern, tuple):
-        return all(re.search(p, text) for p in pattern)
-    return re.search(pattern, text) is not None
+class _Rules:
+    """One level's patterns, compiled: the single ones joined into one alternation (a text matches it
+    exactly when it matches one of them), each pair kept as two patterns that must both match."""
+
+    def __init__(self, patterns: list[_Pattern]):
+        singles = [p for p in patterns if isinstance(p, str)]
+        self.any_of = re.compile("|".join(f"(?:{p})" for p in singles)) if singles else None
+        self.pairs = [(re.compile(a), re.compile(b)) for a, b in (p for p in patterns if isinstance(p, tuple))]
+
+    def match(self, text: str) -> bool:
+        if self.any_of is not None and self.any_of.search(text):
+            return True
+        return any(a.search(text) and b.search(text) for a, b in self.pairs)
+
+
+_LEVELS = (("crisis", _Rules(CRISIS)), ("emergency", _Rules(EMERGENCY)), ("urgent", _Rules(URGENT)))
 
 
 def level_of(text: str) -> str | None:
@@ -108,8 +120,8 @@ def level_of(text: str) -> str | None:
     ('emergency', None, None)
     """
     normal = normalise(text)
-    for level, patterns in (("crisis", CRISIS), ("emergency", EMERGENCY), ("urgent", URGENT)):
-        if any(_matches(p, normal) for p in patterns):
+    for level, rules in _LEVELS:
+        if rules.match(normal):
             return level
     return None
 
