@@ -206,14 +206,14 @@ def main(argv: list[str] | None = None) -> int:
     def floor(q):
         dense.search(answerer.index.dense, embedder.embed([q.question])[0], candidates)
 
-    # The same floor for the text the full path really embeds (glossary terms added, a follow-up's
+    # The same floor for the text the full path really embeds (the corrected question, a follow-up's
     # context as a second text), and only when it embeds at all (not for small talk or safety).
     prepared = {}
     for q in questions:
         result = answerer.answer(q.question, list(q.history))
         if result.retrieval is not None:
             p = result.prepared
-            prepared[q.id] = ([p.retrieval_text] + ([p.context_text] if p.context_text else []), p.context_weight)
+            prepared[q.id] = (answerer.embedding_texts(p), p.context_weight)
 
     def floor_prepared(q):
         if q.id in prepared:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from index import Embedder, SearchIndex, open_index
 from index.onnx_embedder import OnnxEmbedder
 
@@ -29,6 +31,10 @@ from .retrieve import HybridRetriever, Retrieval, RetrievalParams
 
 
 SERVING_THREADS = 1  # one torch thread per answer: concurrent requests use the cores (bench/RESULTS.md)
+# Glossary terms reach the dense side as vectors, not as text: the question's vector plus this weight times the
+# mean vector of its glossary terms (cached per term). Embedding them as text costs ~10% more time per
+# question for the same hit@3 (chosen on eval/questions.jsonl; README, "How well it answers").
+GLOSSARY_VECTOR_WEIGHT = 0.6
 
 
 @dataclass
@@ -64,6 +70,7 @@ class Answerer:
         self.params = params
         self.abstention = abstention if abstention is not None else AbstentionModel.load()
         self.glossary = glossary or default_glossary()
+        self._term_vectors: dict[str, np.ndarray] = {}
         self._engine = self._make_engine(index)
 
     @classmethod
@@ -95,6 +102,8 @@ class Answerer:
         for language in ("en", *OTHER_LANGUAGES):
             _words(language)
         _english_ranks()
+        terms = list(self.glossary.entries)
+        self._term_vectors.update(zip(terms, self.embedder.embed(terms)))
         self.answer(self.settings.examples[0] if self.settings.examples else "Will the needles hurt?")
 
     @property
@@ -136,8 +145,7 @@ class Answerer:
                     f"It looks like you wrote in {NAMES.get(prepared.language, 'another language')}. The articles are in "
                     "English, so here is the closest English answer I could find."
                 )
-            texts = [prepared.retrieval_text] + ([prepared.context_text] if prepared.context_text else [])
-            vector = engine.retriever.query_vector(self.embedder.embed(texts), prepared.context_weight)
+            vector = engine.retriever.query_vector(self._question_vectors(prepared), prepared.context_weight)
             retrieval = engine.retriever.search(
                 vector, prepared.retrieval_text, context=prepared.context_text,
                 context_weight=prepared.context_weight, expansions=tuple(prepared.expansions), k=self.settings.max_passages,
@@ -151,6 +159,25 @@ class Answerer:
         answer = answer_object(reply, self.settings)
         answer["question"] = question if isinstance(question, str) else ""
         return Result(answer, prepared, retrieval, values, (time.perf_counter() - started) * 1000)
+
+    @staticmethod
+    def embedding_texts(prepared: PreparedQuestion) -> list[str]:
+        """What is embedded for a question: the question, then a follow-up's context."""
+        return [prepared.embedding_text] + ([prepared.context_embedding_text] if prepared.context_embedding_text else [])
+
+    def _question_vectors(self, prepared: PreparedQuestion) -> np.ndarray:
+        """Row 0 for the question, row 1 for a follow-up's context, each with its glossary terms added."""
+        vectors = np.array(self.embedder.embed(self.embedding_texts(prepared)), dtype=np.float32)
+        for row, terms in enumerate((prepared.expansions, prepared.context_expansions)[: len(vectors)]):
+            if terms:
+                vectors[row] += GLOSSARY_VECTOR_WEIGHT * np.mean([self._term_vector(t) for t in terms], axis=0)
+        return vectors
+
+    def _term_vector(self, term: str) -> np.ndarray:
+        vector = self._term_vectors.get(term)
+        if vector is None:  # each glossary term is embedded once (warm_up does them all before serving)
+            vector = self._term_vectors[term] = self.embedder.embed([term])[0]
+        return vector
 
     def _triage(self, prepared: PreparedQuestion):
         found = safety.triage(prepared.text, self.settings)

@@ -61,8 +61,11 @@ class PreparedQuestion:
     corrections: dict[str, str] = field(default_factory=dict)
     expansions: list[str] = field(default_factory=list)
     context: str | None = None     # the earlier message a follow-up leans on
-    retrieval_text: str = ""       # the question as searched: corrected, with glossary terms
-    context_text: str = ""         # the follow-up context as searched
+    retrieval_text: str = ""       # the question as searched lexically: corrected, with glossary terms
+    context_text: str = ""         # the follow-up context as searched lexically
+    embedding_text: str = ""       # the question as embedded: corrected; its glossary terms are added as vectors
+    context_embedding_text: str = ""
+    context_expansions: list[str] = field(default_factory=list)
     context_weight: float = 0.0    # its weight against the question (vaguer question, more weight)
     key_terms: list[str] = field(default_factory=list)
     unknown_terms: list[str] = field(default_factory=list)
@@ -134,9 +137,12 @@ class QueryBuilder:
             prepared.context = self._context(history)
         prepared.expansions = self.glossary.expansions(corrected)
         prepared.retrieval_text = _with_terms(corrected, prepared.expansions)
+        prepared.embedding_text = corrected
         if prepared.context:
             prepared.context_weight = CONTEXT_WEIGHT_BY_SPECIFIC_TERMS.get(len(prepared.specific_terms), 0.35)
-            prepared.context_text = _with_terms(prepared.context, self.glossary.expansions(prepared.context))
+            prepared.context_expansions = self.glossary.expansions(prepared.context)
+            prepared.context_text = _with_terms(prepared.context, prepared.context_expansions)
+            prepared.context_embedding_text = prepared.context
         return prepared
 
     def _unsupported_requests(self, text: str) -> list[str]:

@@ -3,6 +3,7 @@ small talk, bad input and escaping. Fake embedder and a fixed abstention decisio
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from index import SearchIndex, build_index
@@ -131,3 +132,32 @@ def test_index_swap_is_used_by_later_questions(index, tmp_path):
     build_index(sources, tmp_path / "idx2", embedder=FakeEmbedder(), log=lambda m: None, progress=False)
     bot.use_index(SearchIndex.load(tmp_path / "idx2"))
     assert bot.ask("electroacupuncture current")["passages"][0]["source_id"] == "new"
+
+
+def test_glossary_terms_reach_the_dense_side_as_vectors_embedded_once(index):
+    from qa.answerer import GLOSSARY_VECTOR_WEIGHT
+    from qa.glossary import Glossary
+
+    embedder = FakeEmbedder()
+    qa = Answerer(index, embedder, Settings(), abstention=NEVER, glossary=Glossary({"blood thinners": ["warfarin"]}))
+    result = qa.answer("Is warfarin a problem?")
+    assert result.prepared.expansions == ["blood thinners"]
+    assert result.prepared.retrieval_text.endswith("(blood thinners)")  # lexical side: the words
+    assert qa.embedding_texts(result.prepared) == ["Is warfarin a problem?"]  # dense side: the question alone ...
+    question, term = embedder.embed(["Is warfarin a problem?", "blood thinners"])
+    expected = question + GLOSSARY_VECTOR_WEIGHT * term  # ... plus the term's vector
+    vector = qa._question_vectors(result.prepared)[0]
+    assert float(vector @ expected) / (float(np.linalg.norm(vector)) * float(np.linalg.norm(expected))) > 0.9999
+    assert result.answer["passages"][0]["text"] == "People taking blood thinners should ask their doctor first."
+    qa.answer("And warfarin with needles?")
+    assert sum(call == ["blood thinners"] for call in embedder.calls) == 1  # the term was embedded once
+
+
+def test_a_follow_up_embeds_its_context_as_a_second_text(index):
+    embedder = FakeEmbedder()
+    qa = Answerer(index, embedder, Settings(), abstention=NEVER)
+    history = [{"role": "user", "content": "I take blood thinners."}, {"role": "assistant", "content": "..."}]
+    result = qa.answer("Can I still get it?", history)
+    assert result.prepared.context_weight > 0
+    assert qa.embedding_texts(result.prepared) == ["Can I still get it?", "I take blood thinners."]
+    assert result.answer["passages"][0]["text"] == "People taking blood thinners should ask their doctor first."
