@@ -11,6 +11,7 @@ cut and embedded anew. The result is written to a fresh directory and published 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib.metadata
 import time
@@ -100,7 +101,7 @@ def _previous_chunks(out: Path, embedder: Embedder, settings: IndexSettings, log
 
 
 def _with_sentence_ids(passage: Passage, ids: tuple[int, ...]) -> Passage:
-    return Passage(**{**passage.__dict__, "sentence_ids": ids})
+    return dataclasses.replace(passage, sentence_ids=ids)
 
 
 def _index_text(passage: Passage, settings: IndexSettings) -> str:

@@ -41,10 +41,19 @@ def build(vectors: np.ndarray, *, kind: str) -> faiss.Index:
 
 
 def vectors_of(index: faiss.Index) -> np.ndarray:
-    """All stored vectors, in insertion order (both index kinds keep them exactly)."""
+    """All stored vectors, in insertion order (both index kinds keep them exactly).
+
+    A read-only view of the index's own memory, not a copy (147 MB saved at 100k passages): valid
+    while `index` lives and nothing is added to it. SearchIndex keeps the two together.
+    """
     if index.ntotal == 0:
         return np.zeros((0, index.d), dtype=np.float32)
-    return index.reconstruct_n(0, index.ntotal)
+    flat = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
+    if not isinstance(flat, faiss.IndexFlat):
+        return index.reconstruct_n(0, index.ntotal)
+    view = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+    view.flags.writeable = False
+    return view
 
 
 def search(index: faiss.Index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n")
 _segmenter = pysbd.Segmenter(language="en", clean=False, char_span=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a 100k-passage index holds a quarter of a million of these
 class Sentence:
     """One sentence: `body[start:end]` of its document, in section `section`."""
 
@@ -38,7 +38,7 @@ class Sentence:
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Passage:
     """What the index stores and returns: verbatim `body[start:end]` of one section.
 

@@ -7,7 +7,10 @@ the one the caller will embed queries with. Every refusal names the command to r
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import mmap
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -79,8 +82,8 @@ class SearchIndex:
             store.verify_files(build_dir, manifest)
         try:
             passages = [_passage(r) for r in _read_jsonl(build_dir / PASSAGES_FILE)]
-            sentences = [Sentence(**r) for r in _read_jsonl(build_dir / SENTENCES_FILE)]
-            sentence_vectors = np.load(build_dir / SENTENCE_VECTORS_FILE, allow_pickle=False)
+            sentences = [_sentence(r) for r in _read_jsonl(build_dir / SENTENCES_FILE)]
+            sentence_vectors = _map_vectors(build_dir / SENTENCE_VECTORS_FILE)
             faiss_index = dense.read(str(build_dir / DENSE_FILE))
             bm25 = lexical.read(build_dir / BM25_DIR)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
@@ -95,21 +98,53 @@ class SearchIndex:
     def write(self) -> None:
         """Write all files but the manifest into `self.path` (a fresh build directory)."""
         _write_jsonl(self.path / PASSAGES_FILE, (_passage_record(p) for p in self.passages))
-        _write_jsonl(self.path / SENTENCES_FILE, (s.__dict__ for s in self.sentences))
+        _write_jsonl(self.path / SENTENCES_FILE, (dataclasses.asdict(s) for s in self.sentences))
         np.save(self.path / SENTENCE_VECTORS_FILE, self.sentence_vectors, allow_pickle=False)
         dense.write(self.dense, str(self.path / DENSE_FILE))
         (self.path / BM25_DIR).mkdir()
         lexical.write(self.bm25, self.path / BM25_DIR)
 
 
+def _map_vectors(path: Path) -> np.ndarray:
+    """A .npy matrix memory-mapped read-only, without read-ahead: a query reads the rows of its ~50 candidate
+    sentences, so only their pages become resident (the file is ~350 MB at 100k passages; with the kernel's
+    default read-ahead a few hundred queries pulled in most of it: bench/serving_memory.py)."""
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise ValueError(f"{path.name} has .npy format version {version}, expected 1.0 or 2.0")
+        shape, fortran_order, dtype = read_header(handle)
+        offset = handle.tell()
+        if fortran_order or dtype.hasobject:
+            raise ValueError(f"{path.name} is not a C-ordered numeric matrix")
+        count = int(np.prod(shape))
+        if count == 0:
+            return np.zeros(shape, dtype=dtype)
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    if hasattr(mmap, "MADV_RANDOM"):
+        mapped.madvise(mmap.MADV_RANDOM)
+    return np.frombuffer(mapped, dtype=dtype, count=count, offset=offset).reshape(shape)
+
+
 def _passage(record: dict) -> Passage:
     record = dict(record)
     record["sentence_ids"] = tuple(record.get("sentence_ids", ()))
+    for name in _SHARED_FIELDS:  # one string per source, not one per passage
+        if isinstance(record.get(name), str):
+            record[name] = sys.intern(record[name])
     return Passage(**record)
 
 
+def _sentence(record: dict) -> Sentence:
+    return Sentence(**{k: sys.intern(v) if k in _SHARED_FIELDS and isinstance(v, str) else v for k, v in record.items()})
+
+
+_SHARED_FIELDS = ("source_id", "title", "section", "url")
+
+
 def _passage_record(passage: Passage) -> dict:
-    record = dict(passage.__dict__)
+    record = dataclasses.asdict(passage)
     record["sentence_ids"] = list(passage.sentence_ids)
     return record
 

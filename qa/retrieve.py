@@ -77,12 +77,15 @@ class HybridRetriever:
         self.params = params
         self._passage_vectors = index.passage_vectors
         self._has_sentences = len(index.sentence_vectors) == len(index.sentences) and len(index.sentences) > 0
-        # term -> the sentences holding it, for the term overlap that helps pick the sentence to emphasise
-        self._sentences_with: dict[str, set[int]] = defaultdict(set)
+        # term -> the sentences holding it (sorted ids), for the term overlap that helps pick the sentence to
+        # emphasise; arrays rather than sets: ~10 MB instead of ~150 MB at 100k passages.
+        self._sentences_with: dict[str, np.ndarray] = {}
         if self._has_sentences:
+            postings: dict[str, list[int]] = defaultdict(list)
             for sentence_id, tokens in enumerate(lexical.tokenize([s.text for s in index.sentences])):
-                for token in tokens:
-                    self._sentences_with[token].add(sentence_id)
+                for token in dict.fromkeys(tokens):
+                    postings[token].append(sentence_id)
+            self._sentences_with = {t: np.array(ids, dtype=np.int64) for t, ids in postings.items()}
 
     @staticmethod
     def query_vector(vectors: np.ndarray, context_weight: float = 0.0) -> np.ndarray:
@@ -160,13 +163,15 @@ class HybridRetriever:
         members = [self.index.passages[r].sentence_ids for r in rows]
         distinct = list(dict.fromkeys(m for ids in members for m in ids))
         cosines = (self.index.sentence_vectors[distinct] @ query_vector).tolist()
-        overlap = dict.fromkeys(distinct, 0)
-        candidates = set(distinct)
+        candidates = np.array(distinct, dtype=np.int64)
+        overlap = np.zeros(len(distinct))
         for term, w in term_weights.items():
-            for m in self._sentences_with.get(term, set()) & candidates:
-                overlap[m] += w
+            holders = self._sentences_with.get(term)
+            if holders is not None:
+                found = holders[np.minimum(np.searchsorted(holders, candidates), len(holders) - 1)] == candidates
+                overlap += w * found
         weight = self.params.highlight_lexical_weight
-        combined = {m: cosine + weight * (overlap[m] / total) for m, cosine in zip(distinct, cosines)}
+        combined = {m: cosine + weight * (share / total) for m, cosine, share in zip(distinct, cosines, overlap.tolist())}
         cosine_of = dict(zip(distinct, cosines))
         ids = [max(group, key=combined.__getitem__) for group in members]  # ties: the first sentence, as argmax
         return ids, np.array([cosine_of[m] for m in ids])

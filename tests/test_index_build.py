@@ -187,3 +187,31 @@ def test_approximate_index_above_the_threshold(tmp_path, mini_sources):
     from index import dense
     scores, rows = dense.search(index.dense, index.passage_vectors[1], 3)
     assert rows[0] == 1 and scores[0] == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_passage_vectors_are_the_stored_vectors_without_a_copy(kind):
+    from index import dense
+
+    vectors = np.random.default_rng(7).normal(size=(40, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = dense.build(vectors, kind=kind)
+    view = dense.vectors_of(index)
+    assert np.array_equal(view, vectors) and np.array_equal(view, index.reconstruct_n(0, index.ntotal))
+    again = dense.vectors_of(index)
+    assert view.__array_interface__["data"][0] == again.__array_interface__["data"][0]  # the index's memory, twice
+    assert not view.flags.writeable
+    assert dense.vectors_of(dense.build(vectors[:0], kind=kind)).shape == (0, 16)
+
+
+def test_sentence_vectors_are_mapped_read_only_and_a_short_file_is_refused(tmp_path, mini_sources):
+    out = tmp_path / "idx"
+    _build(mini_sources, out)
+    index = SearchIndex.load(out)
+    texts = [s.text for s in index.sentences]
+    np.testing.assert_allclose(index.sentence_vectors, FakeEmbedder().embed(texts), rtol=1e-5)
+    assert not index.sentence_vectors.flags.writeable  # a mapped file, never written through
+    path = store.current_build(out) / "sentence_vectors.npy"
+    path.write_bytes(path.read_bytes()[:-100])  # truncated, and the checksums not consulted
+    with pytest.raises(IndexCorruptError, match="cannot be read"):
+        SearchIndex.load(out, verify=False)
