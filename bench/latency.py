@@ -1,6 +1,6 @@
 """Answer latency in process, where the non-floor time goes, and memory while serving.
 
-    python bench/latency.py [--quick] [--embedder st|st-1t|onnx]
+    python bench/latency.py [--quick] [--embedder onnx|st|st-1t]
 
 The model and the index are loaded once, then every question of eval/questions.jsonl (with
 its conversation history) is answered, warm, through four paths, interleaved question by
@@ -20,10 +20,10 @@ enters the latency figures) shows where the full path's time goes, as a tree of 
 milliseconds per question. Memory: resident set after each loading step and after the first
 100 answers (target <= 1 GB).
 
---embedder: "st" is SentenceTransformerEmbedder with torch's default threads (2 on 2 CPUs;
-what the app did before commit 31493bd), "st-1t" the same on one torch thread (what
-`Answerer.load` does since: SERVING_THREADS = 1), "onnx" bench/onnx_embedder.py (ONNX
-Runtime, 1 thread; torch is then never imported).
+--embedder: "onnx" (the default) is what `Answerer.load` serves with: index/onnx_embedder.py,
+ONNX Runtime on one thread, torch never imported. "st" is SentenceTransformerEmbedder with
+torch's default threads (2 on 2 CPUs; what the app did before commit 31493bd), "st-1t" the
+same on one torch thread (what it did from 31493bd until the ONNX switch).
 
 Not here: the embedding options side by side (bench/embed_speed.py), large indexes (bench/scale.py).
 """
@@ -35,6 +35,7 @@ import functools
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import _common
 from _common import QUESTIONS, p50_p95, print_header, table
@@ -46,9 +47,11 @@ WARMUP_ANSWERS = 100
 
 def _embedder(kind: str):
     if kind == "onnx":
-        from onnx_embedder import OnnxEmbedder
+        from index.onnx_embedder import OnnxEmbedder
+        from qa.answerer import SERVING_THREADS
+        from qa.config import load_settings
 
-        return OnnxEmbedder(threads=1)
+        return OnnxEmbedder(cache_dir=Path(load_settings().index_dir).parent / "onnx", threads=SERVING_THREADS)
     from index import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder()
@@ -176,7 +179,7 @@ def _tree_order(path: tuple, per_question: dict) -> tuple:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 round of the questions (128 samples per path) instead of 4")
-    parser.add_argument("--embedder", choices=("st", "st-1t", "onnx"), default="st-1t", help="query embedder (default: %(default)s)")
+    parser.add_argument("--embedder", choices=("st", "st-1t", "onnx"), default="onnx", help="query embedder (default: %(default)s)")
     args = parser.parse_args(argv)
     rounds = 1 if args.quick else 4
     print_header(f"Answer latency, embedder {args.embedder}", "quick" if args.quick else "full")
