@@ -3,6 +3,10 @@
 Features (all cheap, all computed for every question):
 
 - dense_top, sentence_top: cosine of the best passage and the best sentence;
+- dense_standout: how far the best passage stands out, in standard deviations above the question's
+  mean cosine with all passages: a question merely in the articles' vocabulary is near all of them
+  (added after cross-validation on both question sets: out-of-scope recall 0.66 -> 0.71 at the same
+  false abstention);
 - lexical: best BM25 score, squashed into [0, 1);
 - agreement: share of the dense top 5 that BM25 also ranks top 5;
 - unknown_max, unknown_sum: the question's key terms that the corpus (and the glossary)
@@ -36,7 +40,7 @@ from .query import PreparedQuestion
 from .retrieve import Evidence
 
 MODEL_FILE = Path(__file__).with_name("abstention.json")
-FEATURES = ("dense_top", "sentence_top", "lexical", "agreement", "unknown_max", "unknown_sum", "known_share",
+FEATURES = ("dense_top", "dense_standout", "sentence_top", "lexical", "agreement", "unknown_max", "unknown_sum", "known_share",
             "specific_support", "unsupported_request")
 
 
@@ -65,6 +69,7 @@ def features(prepared: PreparedQuestion, evidence: Evidence) -> dict[str, float]
     key = len(prepared.key_terms)
     return {
         "dense_top": evidence.dense_top,
+        "dense_standout": evidence.dense_standout,
         "sentence_top": evidence.sentence_top,
         "lexical": evidence.lexical_top / (evidence.lexical_top + 6.0),
         "agreement": evidence.agreement,

@@ -71,3 +71,17 @@ def test_rrf_fusion_and_invalid_fusion(index):
     assert search(index, "qi meridians", fusion="rrf").hits[0].passage.section == "Qi"
     with pytest.raises(ValueError, match="Invalid fusion: max. Choose from 'rrf', 'linear'."):
         RetrievalParams(fusion="max")
+
+
+@pytest.mark.parametrize("text", ["blood thinners doctor", "qi meridians", "how many sessions", "unrelated words entirely"])
+def test_dense_standout_is_the_z_score_of_the_best_cosine_among_all_passages(index, text):
+    cosines = index.passage_vectors @ HybridRetriever.query_vector(FakeEmbedder().embed([text]))
+    evidence = search(index, text).evidence
+    assert evidence.dense_top == pytest.approx(float(cosines.max()), abs=1e-6)
+    expected = (cosines.max() - cosines.mean()) / cosines.std()
+    assert evidence.dense_standout == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_a_question_close_to_one_passage_stands_out_more_than_a_vague_one(index):
+    assert search(index, "Qi flows along meridians in the body.").evidence.dense_standout > \
+        search(index, "people treatment").evidence.dense_standout
