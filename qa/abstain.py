@@ -52,6 +52,11 @@ def _english_ranks() -> dict[str, int]:
     return {word: rank for rank, (word, _count) in enumerate(ordered)}
 
 
+def preload() -> None:
+    """Load the English word ranks now, so that no visitor's question waits for them."""
+    _english_ranks()
+
+
 def rarity(word: str) -> float:
     """0 for the ~300 most common English words, 1 from rank ~10,000 on (and for unlisted words).
 

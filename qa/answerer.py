@@ -20,7 +20,7 @@ import numpy as np
 from index import Embedder, SearchIndex, open_index
 from index.onnx_embedder import OnnxEmbedder
 
-from . import safety
+from . import abstain, language, safety
 from .abstain import AbstentionModel, features
 from .compose import Reply, answer_object, escape, safe_url
 from .config import Settings, load_settings
@@ -96,12 +96,8 @@ class Answerer:
         """Load, before the first visitor, what would otherwise load inside someone's request:
         the word lists (about 1.5 s: English for spelling and word rarity, five others for language
         detection) and the model's first forward pass."""
-        from .abstain import _english_ranks
-        from .language import OTHER_LANGUAGES, _words
-
-        for language in ("en", *OTHER_LANGUAGES):
-            _words(language)
-        _english_ranks()
+        language.preload()
+        abstain.preload()
         terms = list(self.glossary.entries)
         self._term_vectors.update(zip(terms, self.embedder.embed(terms)))
         self.answer(self.settings.examples[0] if self.settings.examples else "Will the needles hurt?")

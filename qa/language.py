@@ -16,16 +16,33 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from .spelling import english_words
+
 OTHER_LANGUAGES = ("es", "fr", "de", "pt", "it")
 NAMES = {"es": "Spanish", "fr": "French", "de": "German", "pt": "Portuguese", "it": "Italian", "other": "another language"}
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
+# Per other language, its 60,000 most frequent words are enough to tell it from English (the same verdicts as the
+# full lists on both question sets and on questions in each language); the full lists (86k to 417k
+# words each, ~150 MB together) cost memory for words a question would hardly ever use.
+OTHER_LANGUAGE_WORDS = 60_000
+
+
 @lru_cache(maxsize=None)
 def _words(language: str):
+    if language == "en":
+        return english_words()  # the list spelling correction uses: loaded once for both
     from spellchecker import SpellChecker
 
-    return SpellChecker(language=language, distance=1).word_frequency
+    frequency = SpellChecker(language=language, distance=1).word_frequency.dictionary
+    return frozenset(word for word, _count in frequency.most_common(OTHER_LANGUAGE_WORDS))
+
+
+def preload() -> None:
+    """Load every word list now (about a second), so that no visitor's question waits for it."""
+    for language in ("en", *OTHER_LANGUAGES):
+        _words(language)
 
 
 def _non_latin_share(text: str) -> float:

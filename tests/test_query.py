@@ -81,11 +81,26 @@ def test_small_talk_only_when_nothing_else_is_said():
     ("Est-ce que l'acupuncture fait mal aux pieds?", "fr"),
     ("Hilft Akupunktur bei Neuropathie in den Füßen?", "de"),
     ("Акупунктура помогает при нейропатии?", "other"),
+    ("A acupuntura dói muito para neuropatia?", "pt"),
+    ("Ist Akupunktur sicher, wenn ich Blutverdünner nehme?", "de"),
+    ("Quante sedute di agopuntura servono per la neuropatia alle gambe?", "it"),
     ("is it ok w warfarin", "en"),
     ("does acupunture help nueropathy", "en"),
 ])
 def test_language_detection(text, language):
     assert detect(text) == language
+
+
+def test_every_question_of_both_question_sets_reads_as_english():
+    """Patients' English, typos and chat spellings included, never gets the "not English" note."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "eval"
+    questions = [json.loads(line)["question"] for name in ("questions.jsonl", "holdout.jsonl")
+                 for line in (root / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(questions) == 228
+    assert [q for q in questions if detect(q) != "en"] == []
 
 
 def test_default_glossary_loads_and_maps_drug_names():
