@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("questions", nargs="+", help="question sets (JSONL) with answerable and out-of-scope questions")
     calibrate.add_argument("--max-false-abstention", type=float, default=0.05, help="target share of answerable questions refused (default: %(default)s)")
     calibrate.add_argument("--out", help="where to write the model (default: qa/abstention.json)")
+    calibrate.add_argument("--l2", type=float, help="regularisation strength (default: chosen by cross-validation)")
+    calibrate.add_argument("--cv-repeats", type=int, default=10, help="reshuffles of the 5-fold cross-validation (default: %(default)s)")
     return parser
 
 
@@ -97,9 +99,14 @@ def _calibrate(args) -> None:
 
     if not 0 <= args.max_false_abstention < 1:
         raise QAError(f"--max-false-abstention must be between 0 and 1, got {args.max_false_abstention}")
+    if args.l2 is not None and args.l2 < 0:
+        raise QAError(f"--l2 must be 0 or more, got {args.l2}")
+    if args.cv_repeats < 1:
+        raise QAError(f"--cv-repeats must be 1 or more, got {args.cv_repeats}")
     answerer = Answerer.load(abstention=AbstentionModel.neutral(), log=lambda m: print(m, file=sys.stderr), progress=False)
     out = Path(args.out) if args.out else MODEL_FILE
-    model, summary = calibrate(args.questions, answerer, max_false_abstention=args.max_false_abstention, out=out)
+    model, summary = calibrate(args.questions, answerer, max_false_abstention=args.max_false_abstention, out=out,
+                               l2=args.l2, repeats=args.cv_repeats)
     print(f"Wrote {out}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
 
 

@@ -23,13 +23,16 @@ A logistic regression turns them into the probability that the question is out o
 above `threshold` the bot abstains. Weights live in abstention.json and are refit from a
 question set with `python -m qa calibrate QUESTIONS.jsonl` (for example after adding
 articles); the threshold is set there to keep false abstention on answerable questions
-within a target rate.
+within a target rate, and the regularisation strength is chosen by cross-validation
+(`choose_l2`): the one that catches the most out-of-scope questions it was not fitted on,
+while refusing no more than the target share of held-out answerable ones.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import random
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -161,3 +164,46 @@ def fit(rows: list[tuple[dict[str, float], bool]], *, max_false_abstention: floa
         fitted_on=fitted_on,
         note=f"logistic regression, l2={l2}; threshold keeps false abstention <= {max_false_abstention:.0%} in each fit set",
     )
+
+
+L2_CHOICES = (0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
+RECALL_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    l2: float
+    oos_recall: float        # share of out-of-scope rows refused by a model not fitted on them
+    false_abstention: float  # share of answerable rows refused by a model not fitted on them
+
+
+def cross_validate(rows: list[tuple[dict[str, float], bool]], groups: list[str], *, l2: float,
+                   max_false_abstention: float = 0.05, folds: int = 5, repeats: int = 10, seed: int = 0) -> CrossValidation:
+    """`folds`-fold cross-validation, reshuffled `repeats` times: every row is judged by models fitted without it."""
+    rng = random.Random(seed)
+    caught, refused = [], []
+    for _ in range(repeats):
+        order = list(range(len(rows)))
+        rng.shuffle(order)
+        for fold in range(folds):
+            held = set(order[fold::folds])
+            train = [i for i in order if i not in held]
+            model = fit([rows[i] for i in train], groups=[groups[i] for i in train], l2=l2,
+                        max_false_abstention=max_false_abstention)
+            for i in held:
+                values, out_of_scope = rows[i]
+                (caught if out_of_scope else refused).append(model.should_abstain(values))
+    return CrossValidation(l2, sum(caught) / max(1, len(caught)), sum(refused) / max(1, len(refused)))
+
+
+def choose_l2(rows: list[tuple[dict[str, float], bool]], groups: list[str], *, max_false_abstention: float = 0.05,
+              choices: tuple[float, ...] = L2_CHOICES, repeats: int = 10) -> tuple[CrossValidation, list[CrossValidation]]:
+    """Among the regularisations whose cross-validated false abstention stays within the target, the strongest
+    whose cross-validated out-of-scope recall is within RECALL_TOLERANCE of the best (a simpler model unless a
+    weaker one catches clearly more); if none stays within the target, the one with the least false abstention."""
+    results = [cross_validate(rows, groups, l2=l2, max_false_abstention=max_false_abstention, repeats=repeats) for l2 in choices]
+    within = [r for r in results if r.false_abstention <= max_false_abstention]
+    if not within:
+        return min(results, key=lambda r: r.false_abstention), results
+    best_recall = max(r.oos_recall for r in within)
+    return max((r for r in within if r.oos_recall >= best_recall - RECALL_TOLERANCE), key=lambda r: r.l2), results

@@ -49,3 +49,36 @@ def test_save_load_roundtrip_and_missing_weights(tmp_path):
 def test_the_shipped_model_loads_and_the_neutral_model_never_abstains():
     assert set(AbstentionModel.load().weights) == set(FEATURES)
     assert not AbstentionModel.neutral().should_abstain(_features(unknown_max=1.0, unsupported_request=1.0, dense_top=0.0))
+
+
+def _separable_rows(count=30):
+    rows = [(_features(unknown_max=0.0, dense_top=0.6 + i / 100), False) for i in range(count)]
+    rows += [(_features(unknown_max=1.0, dense_top=0.2 + i / 100), True) for i in range(count)]
+    return rows, ["set-a" if i % 2 else "set-b" for i in range(2 * count)]
+
+
+def test_cross_validation_judges_rows_by_models_fitted_without_them():
+    from qa.abstain import cross_validate
+
+    rows, groups = _separable_rows()
+    result = cross_validate(rows, groups, l2=0.3, repeats=2)
+    # Each threshold sits just above the answerable rows it was fitted on, so a held-out one may cross it.
+    assert result.oos_recall == 1.0 and 0.0 <= result.false_abstention <= 0.1
+    # Labels that carry no signal: a model fitted on the other rows cannot catch the held-out ones reliably.
+    noise = [(values, i % 3 == 0) for i, (values, _) in enumerate(rows)]
+    assert cross_validate(noise, groups, l2=0.3, repeats=2).oos_recall < 0.7
+
+
+def test_choose_l2_prefers_the_strongest_regularisation_that_is_about_as_good():
+    from qa.abstain import L2_CHOICES, choose_l2
+
+    rows, groups = _separable_rows()
+    chosen, tried = choose_l2(rows, groups, repeats=1)
+    assert [r.l2 for r in tried] == list(L2_CHOICES)
+    within = [r for r in tried if r.false_abstention <= 0.05]
+    if within:  # the strongest regularisation among those within the target and about as good as the best
+        best = max(r.oos_recall for r in within)
+        assert chosen in within and chosen.oos_recall >= best - 0.01
+        assert all(r.l2 <= chosen.l2 for r in within if r.oos_recall >= best - 0.01)
+    else:  # none within the target: the one refusing fewest
+        assert chosen.false_abstention == min(r.false_abstention for r in tried)
