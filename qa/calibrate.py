@@ -19,7 +19,7 @@ from .questionset import load_questions
 
 def calibrate(question_files: list[str], answerer: Answerer, *, max_false_abstention: float = 0.05,
               out: Path = MODEL_FILE, l2: float | None = None, repeats: int = 10) -> tuple[AbstentionModel, dict]:
-    """Fit and save the model; `l2` None chooses it by cross-validation (`repeats` reshuffles of 5 folds)."""
+    """Fit and save the model; `l2` None chooses it by cross-validation (abstain.cross_validate)."""
     rows, groups = [], []
     for path in question_files:
         for q in load_questions(path):
@@ -35,7 +35,7 @@ def calibrate(question_files: list[str], answerer: Answerer, *, max_false_absten
         chosen = cross_validate(rows, groups, l2=l2, max_false_abstention=max_false_abstention, repeats=repeats)
         tried = [chosen]
     model = fit(rows, max_false_abstention=max_false_abstention, groups=groups, fitted_on=" + ".join(question_files), l2=chosen.l2)
-    model.note += (f"; l2 chosen by 5-fold cross-validation x {repeats}: out-of-scope recall {chosen.oos_recall:.3f}, "
+    model.note += (f"; l2 chosen by cross-validation ({chosen.method}): out-of-scope recall {chosen.oos_recall:.3f}, "
                    f"false abstention {chosen.false_abstention:.3f} on questions left out of the fit")
     model.save(out)
     abstained = [(model.should_abstain(f), oos) for f, oos in rows]
@@ -46,6 +46,7 @@ def calibrate(question_files: list[str], answerer: Answerer, *, max_false_absten
         "l2": chosen.l2,
         "cv_oos_abstention_recall": round(chosen.oos_recall, 3),
         "cv_false_abstention": round(chosen.false_abstention, 3),
+        "cv_method": chosen.method,
         "oos_abstention_recall_on_fit_set": round(sum(oos) / len(oos), 3) if oos else None,
         "false_abstention_on_fit_set": round(sum(answerable) / len(answerable), 3) if answerable else None,
         "threshold": model.threshold,

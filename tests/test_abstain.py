@@ -82,3 +82,14 @@ def test_choose_l2_prefers_the_strongest_regularisation_that_is_about_as_good():
         assert all(r.l2 <= chosen.l2 for r in within if r.oos_recall >= best - 0.01)
     else:  # none within the target: the one refusing fewest
         assert chosen.false_abstention == min(r.false_abstention for r in tried)
+
+
+def test_with_several_question_sets_each_is_judged_by_a_model_fitted_on_the_others():
+    from qa.abstain import cross_validate
+
+    rows, groups = _separable_rows()
+    assert cross_validate(rows, groups, l2=0.3).method.startswith("leave one of 2 question sets out")
+    assert cross_validate(rows, ["one set"] * len(rows), l2=0.3, repeats=1).method == "5-fold x 1 reshuffles"
+    # A set holding all the out-of-scope rows cannot be left out (nothing out of scope would remain to fit on).
+    lopsided = ["answerable only" if not out else "out of scope only" for _, out in rows]
+    assert cross_validate(rows, lopsided, l2=0.3, repeats=1).method == "5-fold x 1 reshuffles"

@@ -47,7 +47,7 @@ def test_all_problems_are_listed_and_duplicate_ids_caught(tmp_path):
 
 
 def test_the_shipped_question_sets_are_valid_and_large_enough():
-    for name, minimum in (("questions.jsonl", 100), ("holdout.jsonl", 75)):
+    for name, minimum in (("questions.jsonl", 100), ("holdout.jsonl", 75), ("calibration.jsonl", 100)):
         questions = load_questions(REPO / "eval" / name)
         kinds = [q.kind for q in questions]
         assert len(questions) >= minimum

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_tokenize_agrees_with_bm25s_on_the_corpus_and_the_question_sets():
     texts = [line for path in sorted((REPO / "sources").glob("*.md")) for line in path.read_text(encoding="utf-8").splitlines()]
-    for name in ("questions.jsonl", "holdout.jsonl"):
+    for name in ("questions.jsonl", "holdout.jsonl", "calibration.jsonl"):
         texts += [json.loads(line)["question"] for line in (REPO / "eval" / name).read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(texts) > 300
     assert lexical.tokenize(texts) == lexical.bm25s_tokenize(texts)
