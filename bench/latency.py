@@ -127,7 +127,7 @@ def _wrap_pipeline(timer: StageTimer, answerer) -> list[str]:
         (qa.query.QueryBuilder, "key_terms", "key terms"),
         (qa.query.QueryBuilder, "is_known", "known-word checks"),
         (qa.glossary.Glossary, "expansions", "glossary expansion"),
-        (index.lexical, "tokenize", "BM25 tokenise"),
+        (index.lexical, "tokens", "BM25 tokenise"),
         (qa.answerer.Answerer, "_triage", "safety triage"),
         (answerer.embedder, "embed", "embed question [floor]"),
         (qa.retrieve.HybridRetriever, "search", "hybrid search (own code: fusion, union, evidence)"),

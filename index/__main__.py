@@ -15,7 +15,6 @@ from .embedder import SentenceTransformerEmbedder
 from .errors import SearchIndexError
 from .search_index import SearchIndex
 from .settings import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, IndexSettings
-from . import store
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,9 +31,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _info(out: str, as_json: bool) -> None:
-    build_dir = store.current_build(out)
-    manifest = store.read_manifest(build_dir)
-    SearchIndex.load(out)  # verifies checksums and that every file reads
+    index = SearchIndex.load(out)  # verifies checksums and that every file reads
+    build_dir, manifest = index.path, index.manifest
     if as_json:
         print(json.dumps(manifest, indent=2, ensure_ascii=False))
         return

@@ -27,7 +27,7 @@ from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from .passages import Passage, Sentence, document_passages
 from .search_index import SearchIndex
 from .settings import IndexSettings
-from .sources import LEAD_SECTION, Corpus, Document, load_corpus
+from .sources import LEAD_SECTION, Corpus, load_corpus
 
 Log = Callable[[str], None]
 _LIBRARIES = ("faiss-cpu", "sentence-transformers", "onnxruntime", "bm25s", "numpy", "torch", "pysbd", MODEL_PACKAGE)
@@ -166,21 +166,21 @@ def build_index(
         old_hashes, old_chunks = _previous_chunks(out, embedder, settings, log)
         report = BuildReport(out, 0, len(corpus.documents), skipped=list(corpus.skipped))
         report.removed_sources = sorted(old_hashes.keys() - {d.source_id for d in corpus.documents})
-        per_source: list[tuple[Document, _Chunks]] = []
+        per_source: list[_Chunks] = []
         to_embed: list[_Chunks] = []
         for doc in corpus.documents:
             if old_hashes.get(doc.source_id) == doc.sha256 and doc.source_id in old_chunks:
-                per_source.append((doc, old_chunks[doc.source_id]))
+                per_source.append(old_chunks[doc.source_id])
                 report.reused_sources.append(doc.source_id)
             else:
                 sentences, passages = document_passages(doc, settings)
                 chunks = _Chunks(sentences, passages)
-                per_source.append((doc, chunks))
+                per_source.append(chunks)
                 to_embed.append(chunks)
                 report.embedded_sources.append(doc.source_id)
         _embed(to_embed, embedder, settings, log, progress)
         index = _assemble(per_source, embedder, settings, store.new_build_dir(out))
-        report.passages, report.dense_kind = len(index.passages), dense.kind_for(len(index.passages), approximate_above=settings.approximate_above)
+        report.passages, report.dense_kind = len(index.passages), dense.kind_of(index.dense)
         index.write()
         index.manifest = _manifest(index, corpus, embedder, settings, sources)
         store.write_json_atomic(index.path / store.MANIFEST, index.manifest)
@@ -206,11 +206,11 @@ def _embed(to_embed: list[_Chunks], embedder: Embedder, settings: IndexSettings,
             s_at += len(chunks.sentences)
 
 
-def _assemble(per_source: list[tuple[Document, _Chunks]], embedder: Embedder, settings: IndexSettings, build_dir: Path) -> SearchIndex:
+def _assemble(per_source: list[_Chunks], embedder: Embedder, settings: IndexSettings, build_dir: Path) -> SearchIndex:
     passages: list[Passage] = []
     sentences: list[Sentence] = []
     passage_vectors, sentence_vectors = [], []
-    for _doc, chunks in per_source:
+    for chunks in per_source:
         base = len(sentences)
         passages += [_with_sentence_ids(p, tuple(base + i for i in p.sentence_ids)) for p in chunks.passages]
         sentences += chunks.sentences
@@ -232,7 +232,7 @@ def _manifest(index: SearchIndex, corpus: Corpus, embedder: Embedder, settings: 
     return {
         "format_version": store.FORMAT_VERSION,
         "model": {"name": embedder.name, "package": MODEL_PACKAGE, "dimension": embedder.dimension, "normalized": True},
-        "dense": {"kind": dense.kind_for(len(index.passages), approximate_above=settings.approximate_above), "metric": "inner_product"},
+        "dense": {"kind": dense.kind_of(index.dense), "metric": "inner_product"},
         "lexical": lexical.CONFIG,
         "settings": settings.to_dict(),
         "passages": len(index.passages),

@@ -25,6 +25,11 @@ def kind_for(count: int, *, approximate_above: int = APPROXIMATE_ABOVE) -> str:
     return "hnsw" if count > approximate_above else "flat"
 
 
+def kind_of(index: faiss.Index) -> str:
+    """"flat" or "hnsw": which of the two kinds `build` made."""
+    return "hnsw" if isinstance(index, faiss.IndexHNSW) else "flat"
+
+
 def build(vectors: np.ndarray, *, kind: str) -> faiss.Index:
     if kind not in ("flat", "hnsw"):
         raise ValueError(f"Invalid dense index kind: {kind}. Choose from 'flat', 'hnsw'.")

@@ -187,12 +187,10 @@ class OnnxEmbedder:
         fp32 = Path(cache_dir) / f"{MODEL_NAME}-{fingerprint}.onnx"
         if not fp32.exists():
             export(directory, fp32)
-        path = fp32
-        self.path = path
-        self.threads = threads
+        self.path = fp32
         self.batch_size = batch_size
         self._tokenizer = _tokenizer(directory)
-        self._session = _session(path, threads=threads)
+        self._session = _session(fp32, threads=threads)
         meta = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         self.dimension = int(meta.get("hidden_size", self.dimension))
 

@@ -123,8 +123,8 @@ def _fit(doc: Document, sentences: list[Sentence], max_chars: int) -> tuple[int,
     return start, cut, doc.body[start:cut].rstrip() + "…"
 
 
-def document_passages(doc: Document, settings: IndexSettings, first_sentence_id: int = 0) -> tuple[list[Sentence], list[Passage]]:
-    """Sentences and passages of one document; sentence ids are numbered from `first_sentence_id`."""
+def document_passages(doc: Document, settings: IndexSettings) -> tuple[list[Sentence], list[Passage]]:
+    """Sentences and passages of one document; sentence ids are numbered from 0 within the document."""
     sentences = document_sentences(doc)
     passages: list[Passage] = []
     units: dict[tuple, list[int]] = {}
@@ -150,7 +150,7 @@ def document_passages(doc: Document, settings: IndexSettings, first_sentence_id:
                     start=start,
                     end=end,
                     text=text,
-                    sentence_ids=tuple(first_sentence_id + i for i in window),
+                    sentence_ids=tuple(window),
                 )
             )
     return sentences, passages

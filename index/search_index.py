@@ -11,7 +11,7 @@ import dataclasses
 import json
 import mmap
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -39,11 +39,6 @@ class SearchIndex:
     sentence_vectors: np.ndarray
     dense: faiss.Index
     bm25: object
-    _vocabulary: set[str] | None = field(default=None, repr=False)
-
-    @property
-    def model_name(self) -> str:
-        return self.manifest["model"]["name"]
 
     @property
     def settings(self) -> IndexSettings:

@@ -29,7 +29,6 @@ import yaml
 from .errors import SourcesError
 
 LEAD_SECTION = "Introduction"
-TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm")
 BEIR_CORPUS_NAME = "corpus.jsonl"
 METADATA_KEYS = ("author", "publisher", "url", "updated", "title_note", "editor_note")
 

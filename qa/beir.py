@@ -27,7 +27,7 @@ from index.settings import REPO_ROOT
 
 from .errors import QAError
 from .report import write_trec
-from .retrieve import HybridRetriever, RetrievalParams
+from .retrieve import HybridRetriever, RetrievalParams, rank_sources
 
 TOP_DOCUMENTS = 100
 CANDIDATE_PASSAGES = 400
@@ -63,14 +63,8 @@ def load_dataset(directory: str | Path) -> tuple[dict[str, str], dict[str, dict[
 
 
 def _documents(scores: np.ndarray, rows: np.ndarray, index: SearchIndex) -> list[tuple[str, float]]:
-    best: dict[str, float] = {}
-    for score, row in zip(scores, rows):
-        sid = index.passages[int(row)].source_id
-        if sid not in best:
-            best[sid] = float(score)
-        if len(best) == TOP_DOCUMENTS:
-            break
-    return list(best.items())
+    """The documents of passages ranked best first: each once, with its best passage's score."""
+    return rank_sources((index.passages[int(row)].source_id, float(score)) for score, row in zip(scores, rows))[:TOP_DOCUMENTS]
 
 
 def evaluate_beir(dataset: str | Path, out: str | Path, *, index_dir: str | Path | None = None,
@@ -97,7 +91,7 @@ def evaluate_beir(dataset: str | Path, out: str | Path, *, index_dir: str | Path
     for qid, vector in tqdm(list(zip(ids, vectors)), desc="ranking", unit="q", disable=not progress, file=sys.stderr):
         text = queries[qid]
         runs["full"].append(retriever.search(vector, text, k=1).source_ranking[:TOP_DOCUMENTS])
-        bm25 = lexical.scores(index.bm25, lexical.tokenize([text])[0], count)
+        bm25 = lexical.scores(index.bm25, lexical.tokens(text), count)
         order = lexical.top_rows(bm25, CANDIDATE_PASSAGES)
         runs["bm25"].append(_documents(bm25[order], order, index))
         scores, rows = dense.search(index.dense, vector, CANDIDATE_PASSAGES)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from index.settings import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, REPO_ROOT
@@ -56,7 +56,6 @@ class Settings:
     rate_limit_per_minute: int = 30
     sources_dir: Path = DEFAULT_SOURCES
     index_dir: Path = DEFAULT_INDEX_DIR
-    config_path: Path | None = field(default=None, compare=False)
 
     @property
     def disclaimer(self) -> str:
@@ -99,7 +98,7 @@ def load_settings(path: str | Path | None = None, *, environ: dict | None = None
         values["sources_dir"] = Path(env["QA_SOURCES_DIR"])
     if env.get("QA_INDEX_DIR"):
         values["index_dir"] = Path(env["QA_INDEX_DIR"])
-    settings = Settings(**values, config_path=path if path.exists() else None)
+    settings = Settings(**values)
     _validate(settings, path)
     return settings
 

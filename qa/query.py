@@ -91,11 +91,11 @@ class QueryBuilder:
         self.lexical_vocabulary = lexical_vocabulary
         self.glossary = glossary
         self.lay_words = glossary.lay_words()
-        self.lay_stems = {s for w in self.lay_words for s in lexical.tokenize([w])[0]}
+        self.lay_stems = {s for w in self.lay_words for s in lexical.tokens(w)}
         self.spelling = SpellFixer(words + Counter(self.lay_words))
         # Stems in more than COMMON_SHARE of passages ("acupunctur", "neuropathi", "pain") say a question
         # is in the domain, not what it asks; what it asks is in the other, specific terms.
-        document_frequency = Counter(s for text in corpus_texts for s in set(lexical.tokenize([text])[0]))
+        document_frequency = Counter(s for text in corpus_texts for s in set(lexical.tokens(text)))
         limit = max(COMMON_MIN_PASSAGES, COMMON_SHARE * len(corpus_texts))
         self.common_stems = {s for s, n in document_frequency.items() if n > limit}
         self.max_chars = max_chars
@@ -104,7 +104,7 @@ class QueryBuilder:
 
     def key_terms(self, text: str) -> list[str]:
         """Topical words of `text`: not stop words, not conversational filler."""
-        stems = set(lexical.tokenize([text])[0])
+        stems = set(lexical.tokens(text))
         words = re.findall(r"[a-z][a-z\-']*[a-z]|[a-z]", text.lower())
         terms = [w for w in words if len(w) >= 3 and w not in GENERIC_WORDS and lexical.stem(w) in stems]
         return list(dict.fromkeys(terms))

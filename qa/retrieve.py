@@ -4,10 +4,11 @@
 2. Fusion (`fusion`): "rrf" adds 1/(60 + rank) from both lists; "linear" adds the cosine
    and the BM25 score squashed into [0, 1) by s / (s + bm25_half). The default was chosen
    on eval/questions.jsonl (see README, "How well it answers").
-3. Sentence re-scoring: each candidate also gets the cosine of its best sentence with the
-   question (sentence vectors are precomputed at build time, so this costs one matrix
-   product), weighted by `sentence_weight`. The window that holds the sentence answering
-   the question wins, and that sentence is the one the answer emphasises.
+3. Sentence re-scoring: each candidate's best sentence (cosine with the question, plus its
+   share of the question's terms; sentence vectors are precomputed at build time) is the one
+   the answer emphasises, and its cosine feeds the abstention decision. It can also be added
+   to the passage score with `sentence_weight`; that is 0 by default, as every weight tried
+   ranked worse on the question sets.
 4. Picking: best first; a window overlapping one already picked (same source) is dropped;
    a window saying what a picked one already says (cosine >= `duplicate_cosine`, any
    source) is folded into it as "also in", so the passages shown say different things.
@@ -48,10 +49,6 @@ class Hit:
     passage: Passage
     row: int
     score: float
-    dense: float
-    lexical: float
-    sentence_id: int | None
-    sentence_score: float
     highlight: str | None = None  # the sentence that best answers the question
     also_in: list[Passage] = field(default_factory=list)
 
@@ -104,9 +101,10 @@ class HybridRetriever:
         p = self.params
         count = len(self.index.passages)
         _, dense_rows = dense.search(self.index.dense, query_vector, p.candidates)
-        bm25_all = lexical.scores(self.index.bm25, lexical.tokenize([text])[0], count)
+        question_tokens = lexical.tokens(text)
+        bm25_all = lexical.scores(self.index.bm25, question_tokens, count)
         if context:
-            bm25_all = bm25_all + context_weight * lexical.scores(self.index.bm25, lexical.tokenize([context])[0], count)
+            bm25_all = bm25_all + context_weight * lexical.scores(self.index.bm25, lexical.tokens(context), count)
         bm25_rows = lexical.top_rows(bm25_all, p.candidates)
         rows = list(dict.fromkeys([*map(int, dense_rows), *map(int, bm25_rows)]))
         if not rows:
@@ -114,12 +112,11 @@ class HybridRetriever:
         cosine = self._passage_vectors[rows] @ query_vector
         bm25 = bm25_all[rows]
         fused = self._fuse(rows, cosine, bm25, dense_rows, bm25_rows)
-        sentence_ids, sentence_scores = self._best_sentences(rows, query_vector, self._term_weights(text, expansions))
+        sentence_ids, sentence_scores = self._best_sentences(rows, query_vector, self._term_weights(question_tokens, expansions))
         final = fused + p.sentence_weight * sentence_scores
         order = np.argsort(-final, kind="stable").tolist()
         hits = (
-            Hit(self.index.passages[rows[i]], rows[i], float(final[i]), float(cosine[i]), float(bm25[i]),
-                sentence_ids[i], float(sentence_scores[i]),
+            Hit(self.index.passages[rows[i]], rows[i], float(final[i]),
                 None if sentence_ids[i] is None else self.index.sentences[sentence_ids[i]].text)
             for i in order
         )  # made one at a time while picking: most candidates are never looked at
@@ -132,7 +129,7 @@ class HybridRetriever:
             lexical_top=float(bm25_all.max()) if count else 0.0,
             agreement=agreement,
         )
-        ranking = _source_ranking((self.index.passages[rows[i]].source_id, float(final[i])) for i in order)
+        ranking = rank_sources((self.index.passages[rows[i]].source_id, float(final[i])) for i in order)
         return Retrieval(self._pick(hits, k), evidence, ranking)
 
     def _standout(self, top: float, query_vector: np.ndarray) -> float:
@@ -162,12 +159,12 @@ class HybridRetriever:
         ])
 
     @staticmethod
-    def _term_weights(text: str, expansions: tuple[str, ...]) -> dict[str, float]:
+    def _term_weights(question_tokens: list[str], expansions: tuple[str, ...]) -> dict[str, float]:
         """Question stems for picking the sentence to emphasise; glossary terms count double,
         as they say what a lay word means ("hurt" -> "pain")."""
-        weights = {t: 1.0 for t in lexical.tokenize([text])[0]}
+        weights = {t: 1.0 for t in question_tokens}
         for term in expansions:
-            for t in lexical.tokenize([term])[0]:
+            for t in lexical.tokens(term):
                 weights[t] = 2.0
         return weights
 
@@ -199,7 +196,7 @@ class HybridRetriever:
         for hit in hits:
             if len(picked) == k:
                 break
-            if any(_overlaps(hit.passage, other.passage) for other in picked):
+            if any(overlaps(hit.passage, other.passage) for other in picked):
                 continue
             twin = next((other for other in picked if self._similar(hit, other)), None)
             if twin is not None:
@@ -233,11 +230,12 @@ def _moments(vectors: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.nda
     return mean, products / count - np.outer(mean, mean)
 
 
-def _overlaps(a: Passage, b: Passage) -> bool:
+def overlaps(a: Passage, b: Passage) -> bool:
+    """Two windows of the same source sharing characters."""
     return a.source_id == b.source_id and a.start < b.end and b.start < a.end
 
 
-def _source_ranking(scored: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
+def rank_sources(scored: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
     """Each source once, with the score of its best candidate; `scored` comes best first."""
     best: dict[str, float] = {}
     for source_id, score in scored:

@@ -19,7 +19,7 @@ from .answerer import Answerer
 from .compose import Reply, answer_object
 from .config import Settings
 from .questionset import Question
-from .retrieve import Hit
+from .retrieve import Hit, overlaps, rank_sources
 
 class System(Protocol):
     name: str
@@ -27,16 +27,13 @@ class System(Protocol):
     def run(self, question: Question) -> dict: ...
 
 def _row(response: dict, hits: list[Hit], started: float) -> dict:
-    best: dict[str, float] = {}
-    for hit in hits:
-        best.setdefault(hit.passage.source_id, hit.score)
-    return {"response": response, "scores": sorted(best.items(), key=lambda i: -i[1]), "ms": (time.perf_counter() - started) * 1000}
+    scores = rank_sources((hit.passage.source_id, hit.score) for hit in hits)
+    return {"response": response, "scores": scores, "ms": (time.perf_counter() - started) * 1000}
 
 def _top_without_overlap(hits: list[Hit], k: int) -> list[Hit]:
     picked: list[Hit] = []
     for hit in hits:
-        p = hit.passage
-        if not any(o.passage.source_id == p.source_id and p.start < o.passage.end and o.passage.start < p.end for o in picked):
+        if not any(overlaps(hit.passage, other.passage) for other in picked):
             picked.append(hit)
         if len(picked) == k:
             break
@@ -60,9 +57,9 @@ class Bm25Baseline:
 
     def run(self, question: Question) -> dict:
         started = time.perf_counter()
-        scores = lexical.scores(self.index.bm25, lexical.tokenize([question.question])[0], len(self.index.passages))
+        scores = lexical.scores(self.index.bm25, lexical.tokens(question.question), len(self.index.passages))
         order = [int(i) for i in lexical.top_rows(scores, 50)]
-        hits = [Hit(self.index.passages[i], i, float(scores[i]), 0.0, float(scores[i]), None, 0.0) for i in order]
+        hits = [Hit(self.index.passages[i], i, float(scores[i])) for i in order]
         picked = _top_without_overlap(hits, self.k)
         return _row(answer_object(Reply(question.question, hits=picked), self.settings), hits, started)
 
@@ -86,5 +83,5 @@ class NaiveDenseBaseline:
     def run(self, question: Question) -> dict:
         started = time.perf_counter()
         scores, rows = dense.search(self.index, self.embedder.embed([question.question])[0], 50)
-        hits = [Hit(self.paragraphs[r], int(r), float(s), float(s), 0.0, None, 0.0) for s, r in zip(scores, rows)]
+        hits = [Hit(self.paragraphs[r], int(r), float(s)) for s, r in zip(scores, rows)]
         return _row(answer_object(Reply(question.question, hits=hits[: self.k]), self.settings), hits, started)
