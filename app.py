@@ -55,6 +55,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from index import SearchIndexError
 from qa import Answerer, ConfigError, QAError, Settings, load_settings
 from qa.compose import safe_url
+from qa.questionset import SAFETY_LEVELS
 from qa.watch import IndexWatcher
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -66,9 +67,10 @@ CONCURRENT_ANSWERS = 8
 # the cores and the GIL: at 16 clients, p95 155 -> 96 ms and answers/s 157 -> 190 (bench/RESULTS.md, "HTTP").
 API_ANSWER_THREADS = os.cpu_count() or 1
 ROLES = ("user", "assistant")
-SAFETY_LEVELS = ("emergency", "urgent", "crisis")
 # System fonts only: the default theme would fetch web fonts from Google.
 THEME = gr.themes.Default(primary_hue="blue", font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+# How the chat page is served, whether mounted in our FastAPI app or launched by `gradio app.py`.
+PAGE_OPTIONS = dict(theme=THEME, css_paths=[WEB_DIR / "chat.css"], ssr_mode=False, footer_links=[], run_history=False)
 
 
 # --- the answerer, loaded once --------------------------------------------------------------------
@@ -229,7 +231,7 @@ def build_demo(settings: Settings, answerers: LazyAnswerer, feedback: FeedbackLo
         rating = rating_of(data.liked)
         if rating is None or not answerers.loaded:
             return
-        known = set(answerers.get().index.manifest.get("sources", {}))
+        known = set(answerers.get().index.source_ids)
         ids = source_ids_of(message_text(data.value), known)
         try:
             feedback.record(rating, ids, question_before(history, data.index))
@@ -391,8 +393,8 @@ async def read_ask_request(request: Request) -> AskRequest:
     return parse_ask_request(bytes(raw))
 
 
-def error_response(message: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def error_response(message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def add_api_routes(app: FastAPI, answerers: LazyAnswerer) -> None:
@@ -573,7 +575,7 @@ class ApiGuard:
         if wait:
             message = (f"Too many questions in a short time (the limit is {self.limiter.per_minute} a minute). "
                        f"Please try again in {wait} seconds.")
-            await JSONResponse({"error": message}, status_code=429, headers={"Retry-After": str(wait)})(scope, receive, send)
+            await error_response(message, 429, {"Retry-After": str(wait)})(scope, receive, send)
             return
         answered = False
 
@@ -689,9 +691,7 @@ def create_app(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> FastAPI
 
     return gr.mount_gradio_app(
         app, demo, path="/",
-        server_name=host, server_port=port,
-        theme=THEME, css_paths=[WEB_DIR / "chat.css"],
-        ssr_mode=False, footer_links=[], run_history=False, mcp_server=False,
+        server_name=host, server_port=port, **PAGE_OPTIONS, mcp_server=False,
         show_error=False,  # an unexpected error shows a generic message, not its internals
     )
 
@@ -721,8 +721,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot start the chat: {exc}", file=sys.stderr)
         return 1
     if os.environ.get("GRADIO_WATCH_DIRS"):  # started by `gradio app.py`: Gradio serves and reloads the page
-        demo.launch(server_name=args.host, server_port=args.port, theme=THEME, css_paths=[WEB_DIR / "chat.css"],
-                    ssr_mode=False, share=False, footer_links=[], run_history=False)
+        demo.launch(server_name=args.host, server_port=args.port, share=False, **PAGE_OPTIONS)
         return 0
     import uvicorn
 

@@ -34,6 +34,7 @@ import random
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import _common
 from _common import QUESTIONS, REPO_ROOT, p50_p95, print_header, table
@@ -52,21 +53,20 @@ class TorchDirect:
         from transformers import AutoModel
         from transformers.utils import logging as transformers_logging
 
-        import onnx_embedder
+        from index import onnx_embedder
         from index.embedder import model_path
 
         transformers_logging.disable_progress_bar()
         self._torch = torch
+        self._library = onnx_embedder
         self._model = AutoModel.from_pretrained(model_path()).eval()
-        self._tokenizer = onnx_embedder._tokenizer(onnx_embedder.Path(model_path()))
+        self._tokenizer = onnx_embedder._tokenizer(Path(model_path()))
 
     def embed(self, texts, *, progress=False):
-        import onnx_embedder
-
-        feed = onnx_embedder._encode(self._tokenizer, texts)
+        feed = self._library._encode(self._tokenizer, texts)
         with self._torch.inference_mode():
             hidden = self._model(**{k: self._torch.from_numpy(v) for k, v in feed.items()}).last_hidden_state.numpy()
-        return onnx_embedder.mean_pool_normalise(hidden, feed["attention_mask"])
+        return self._library.mean_pool_normalise(hidden, feed["attention_mask"])
 
 
 def _options():

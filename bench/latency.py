@@ -35,7 +35,6 @@ import functools
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import _common
 from _common import QUESTIONS, p50_p95, print_header, table
@@ -47,11 +46,10 @@ WARMUP_ANSWERS = 100
 
 def _embedder(kind: str):
     if kind == "onnx":
-        from index.onnx_embedder import OnnxEmbedder
-        from qa.answerer import SERVING_THREADS
+        from qa.answerer import serving_embedder
         from qa.config import load_settings
 
-        return OnnxEmbedder(cache_dir=Path(load_settings().index_dir).parent / "onnx", threads=SERVING_THREADS)
+        return serving_embedder(load_settings())
     from index import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder()
@@ -201,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         q = questions[i % len(questions)]
         answerer.answer(q.question, list(q.history))
         if i == 0:
-            memory.append(("+ first answer (loads word lists)", _common.memory_mb()))
+            memory.append(("+ first answer (word lists already loaded by the warm-up)", _common.memory_mb()))
     memory.append((f"+ {WARMUP_ANSWERS} answers", _common.memory_mb()))
     naive = NaiveDenseBaseline(settings.sources_dir, embedder, settings)
     candidates = answerer.params.candidates

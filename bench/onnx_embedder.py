@@ -18,7 +18,7 @@ if str(REPO_ROOT) not in sys.path:  # `python bench/x.py` puts bench/, not the r
     sys.path.insert(0, str(REPO_ROOT))
 
 from index import onnx_embedder as _library  # noqa: E402
-from index.onnx_embedder import DEFAULT_CACHE_DIR, PROBES, OnnxExportError, _encode, _tokenizer, mean_pool_normalise  # noqa: E402,F401
+from index.onnx_embedder import DEFAULT_CACHE_DIR  # noqa: E402
 
 
 def quantize(source: Path, target: Path) -> Path:

@@ -102,6 +102,15 @@ def make_documents(pool: list[str], count: int, seed: int) -> list[tuple[str, li
     return docs
 
 
+def write_corpus(docs, directory: Path) -> Path:
+    """The documents as a BEIR corpus.jsonl in `directory` (created); returns the directory."""
+    directory.mkdir(parents=True)
+    with open(directory / "corpus.jsonl", "w", encoding="utf-8") as handle:
+        for i, (text, _parts) in enumerate(docs):
+            handle.write(json.dumps({"_id": f"d{i}", "title": f"Synthetic article {i}", "text": text}) + "\n")
+    return directory
+
+
 def proxy_vectors(docs, pool_vectors: np.ndarray, seed: int) -> np.ndarray:
     """Length-weighted sum of the parts' real sentence vectors, plus noise of norm ~NOISE, normalised."""
     out = np.zeros((len(docs), pool_vectors.shape[1]), dtype=np.float32)
@@ -255,11 +264,7 @@ def worker_build(setup: Path, size: int, vectors: str, out: Path) -> dict:
     pool_vectors = np.load(setup / "pool_vectors.npy")
     queries = np.load(setup / "query_vectors.npy")
     docs = make_documents(pool, size, seed=size)
-    corpus = out / "corpus"
-    corpus.mkdir(parents=True)
-    with open(corpus / "corpus.jsonl", "w", encoding="utf-8") as handle:
-        for i, (text, _parts) in enumerate(docs):
-            handle.write(json.dumps({"_id": f"d{i}", "title": f"Synthetic article {i}", "text": text}) + "\n")
+    corpus = write_corpus(docs, out / "corpus")
     embedder = SentenceTransformerEmbedder() if vectors == "real" else ProxyEmbedder(docs, pool_vectors, seed=size)
     started = time.perf_counter()
     report = build_index(corpus, out / "index", embedder=embedder, settings=IndexSettings(sentence_vectors=False),
@@ -302,14 +307,12 @@ def worker_serve(setup: Path, index_dir: Path) -> dict:
     load_s = time.perf_counter() - started
     count = len(index.passages)
 
-    def bm25(text):  # as HybridRetriever.search does it: a full sort of every passage's score
-        scores = lexical.scores(index.bm25, lexical.tokenize([text])[0], count)
+    def bm25(text):  # baseline: a full sort of every passage's score (what qa/retrieve.py did before top_rows)
+        scores = lexical.scores(index.bm25, lexical.tokens(text), count)
         return np.argsort(-scores, kind="stable")[:30]
 
-    def bm25_partition(text):  # the same 30 candidates (up to ties) by a partial sort
-        scores = lexical.scores(index.bm25, lexical.tokenize([text])[0], count)
-        top = np.argpartition(-scores, 30)[:30] if count > 30 else np.arange(count)
-        return top[np.argsort(-scores[top], kind="stable")]
+    def bm25_partition(text):  # what HybridRetriever.search does: lexical.top_rows, a partial sort
+        return lexical.top_rows(lexical.scores(index.bm25, lexical.tokens(text), count), 30)
 
     import faiss
 
@@ -357,8 +360,9 @@ def worker_sweep(setup: Path, plan: list[tuple[int, str]]) -> list[dict]:
     return rows
 
 
-def _run_worker(*args: str) -> object:
-    result = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True, text=True, cwd=REPO_ROOT)
+def _run_worker(*args: str, script: str = __file__) -> object:
+    """Run `script --worker ARGS` in a fresh process; its last line of output, parsed as JSON."""
+    result = subprocess.run([sys.executable, script, "--worker", *args], capture_output=True, text=True, cwd=REPO_ROOT)
     if result.returncode != 0:
         sys.stderr.write(result.stderr)
         raise SystemExit(f"worker {' '.join(args)} failed (exit {result.returncode})")

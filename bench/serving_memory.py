@@ -19,31 +19,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import _common
-from _common import HOLDOUT, QUESTIONS, REPO_ROOT, print_header, table
+from _common import HOLDOUT, QUESTIONS, print_header, table
 
 import numpy as np  # noqa: E402
+import scale  # noqa: E402  (same folder: the generated corpus and the worker launcher)
+
+
+def _run_worker(*args: str) -> dict:
+    return scale._run_worker(*args, script=__file__)
 
 
 def worker_build(size: int, out: Path) -> dict:
     """A generated corpus of `size` one-passage documents, indexed with proxy vectors."""
-    import scale
     from index import IndexSettings, SentenceTransformerEmbedder, build_index
 
     pool = scale.source_sentences()
     pool_vectors = SentenceTransformerEmbedder().embed(pool)
     docs = scale.make_documents(pool, size, seed=size)
-    corpus = out / "corpus"
-    corpus.mkdir(parents=True)
-    with open(corpus / "corpus.jsonl", "w", encoding="utf-8") as handle:
-        for i, (text, _parts) in enumerate(docs):
-            handle.write(json.dumps({"_id": f"d{i}", "title": f"Synthetic article {i}", "text": text}) + "\n")
+    corpus = scale.write_corpus(docs, out / "corpus")
     started = time.perf_counter()
     # Sentence vectors as in production (IndexSettings' default), each a proxy of its own.
     report = build_index(corpus, out / "index", embedder=scale.ProxyEmbedder(docs, pool_vectors, seed=size),
@@ -54,19 +53,21 @@ def worker_build(size: int, out: Path) -> dict:
 def worker_serve(index_dir: Path) -> dict:
     """Serve as app.py does (ONNX embedder, one thread), recording RSS after each step."""
     steps = [("imports", _common.memory_mb()["rss"])]
+    import faiss
+
     from index import SearchIndex
-    from index.onnx_embedder import OnnxEmbedder
-    from qa.answerer import SERVING_THREADS, Answerer
+    from qa.answerer import SERVING_THREADS, Answerer, serving_embedder
     from qa.config import load_settings
     from qa.questionset import load_questions
 
     steps.append(("+ our modules", _common.memory_mb()["rss"]))
-    embedder = OnnxEmbedder(cache_dir=REPO_ROOT / "var" / "onnx", threads=SERVING_THREADS)
+    settings = load_settings()
+    faiss.omp_set_num_threads(SERVING_THREADS)
+    embedder = serving_embedder(settings)
     embedder.embed(["Will the needles hurt?"])
     steps.append(("+ ONNX embedder", _common.memory_mb()["rss"]))
     index = SearchIndex.load(index_dir, model=embedder.name)
     steps.append((f"+ index ({len(index.passages):,} passages, {type(index.dense).__name__})", _common.memory_mb()["rss"]))
-    settings = load_settings()
     answerer = Answerer(index, embedder, settings)
     steps.append(("+ answerer (query builder, retriever)", _common.memory_mb()["rss"]))
     answerer.warm_up()
@@ -80,13 +81,6 @@ def worker_serve(index_dir: Path) -> dict:
     copy.sum()  # touch every page
     steps.append(("baseline: + the old copy of the passage vectors", _common.memory_mb()["rss"]))
     return {"passages": len(index.passages), "steps": steps, "serving_rss": serving, "peak": _common.memory_mb()["peak"]}
-
-
-def run_worker(*args: str) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True, text=True, cwd=REPO_ROOT)
-    if done.returncode != 0:
-        raise SystemExit(f"worker {args[0]} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,13 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     from qa.config import load_settings
 
     settings = load_settings()
-    runs = [("real corpus", run_worker("serve", str(settings.index_dir)))]
+    runs = [("real corpus", _run_worker("serve", str(settings.index_dir)))]
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as work:
         for size in args.sizes:
             out = Path(work) / str(size)
-            built = run_worker("build", str(size), str(out))
+            built = _run_worker("build", str(size), str(out))
             print(f"  built {built['passages']:,} passages ({built['kind']}) in {built['build_s']:.0f} s", flush=True)
-            runs.append((f"{size:,} generated", run_worker("serve", str(out / "index"))))
+            runs.append((f"{size:,} generated", _run_worker("serve", str(out / "index"))))
     for label, run in runs:
         print(f"\n{label}: RSS after each step (MiB)")
         print(table(["step", "RSS MiB"], [[name, round(rss)] for name, rss in run["steps"]]))

@@ -37,6 +37,13 @@ SERVING_THREADS = 1  # one torch thread per answer: concurrent requests use the 
 GLOSSARY_VECTOR_WEIGHT = 0.6
 
 
+def serving_embedder(settings: Settings) -> OnnxEmbedder:
+    """How questions are embedded while serving: ONNX Runtime on SERVING_THREADS, the same vectors as
+    sentence-transformers and ~2.5x faster (bench/RESULTS.md); its one-time export is cached beside the
+    index directory."""
+    return OnnxEmbedder(cache_dir=Path(settings.index_dir).parent / "onnx", threads=SERVING_THREADS)
+
+
 @dataclass
 class Result:
     """An answer plus what evaluation and debugging need to see behind it."""
@@ -84,9 +91,7 @@ class Answerer:
         # One FAISS thread per query too: faster at every index size, and no stall when the other core
         # is busy answering someone else (bench/RESULTS.md, "Index scale").
         faiss.omp_set_num_threads(SERVING_THREADS)
-        # Questions are embedded with ONNX Runtime: the same vectors as sentence-transformers, ~2.5x faster
-        # (bench/RESULTS.md). Its one-time export is cached beside the index directory.
-        embedder = embedder or OnnxEmbedder(cache_dir=Path(settings.index_dir).parent / "onnx", threads=SERVING_THREADS)
+        embedder = embedder or serving_embedder(settings)
         index = open_index(settings.sources_dir, settings.index_dir, embedder=embedder, log=log, progress=progress)
         answerer = cls(index, embedder, settings, abstention=abstention)
         answerer.warm_up()

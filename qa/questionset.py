@@ -7,7 +7,7 @@ and the field at fault, and a malformed set raises `QuestionSetError` listing th
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import QuestionSetError

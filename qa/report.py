@@ -79,7 +79,7 @@ def write_markdown(path: Path, report: dict) -> None:
         verdict = "passed" if report["passed"] else "FAILED"
         out += [f"Thresholds ({verdict}): " + ", ".join(f"{t['name']} {t['op']} {t['limit']} (got {_cell(t['value'])})"
                                                          for t in report["thresholds"]), ""]
-    out += [f"Charts: `metrics.png`, `latency.png`.", "", f"## Misses of the full system ({len(report['misses'])})", ""]
+    out += ["Charts: `metrics.png`, `latency.png`.", "", f"## Misses of the full system ({len(report['misses'])})", ""]
     for miss in report["misses"]:
         out.append(f"### {miss['id']} ({miss['kind']}): {miss['question']}")
         if miss["history"]:

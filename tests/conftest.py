@@ -75,11 +75,6 @@ def write_corpus(directory: Path, files: dict[str, str] = MINI_CORPUS) -> Path:
 
 
 @pytest.fixture
-def fake_embedder():
-    return FakeEmbedder()
-
-
-@pytest.fixture
 def mini_sources(tmp_path):
     return write_corpus(tmp_path / "sources")
 

@@ -12,7 +12,7 @@ from qa.answerer import Answerer
 from qa.config import Settings
 from tests.conftest import FakeEmbedder, write_corpus
 
-NEVER = AbstentionModel({name: 0.0 for name in FEATURES}, bias=-20.0, threshold=0.5)
+NEVER = AbstentionModel.neutral()
 ALWAYS = AbstentionModel({name: 0.0 for name in FEATURES}, bias=20.0, threshold=0.5)
 FILES = {
     "needles.md": "---\ntitle: About <Needles>\nurl: https://example.org/needles\n---\n## Does it hurt?\n\n"

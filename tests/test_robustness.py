@@ -10,19 +10,18 @@ import sys
 import threading
 import time
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from index import SearchIndex, build_index
-from qa.abstain import FEATURES, AbstentionModel
+from qa.abstain import AbstentionModel
 from qa.answerer import Answerer
 from qa.config import Settings
 from qa.retrieve import RetrievalParams
 from qa.watch import IndexWatcher
 from tests.conftest import REPO, FakeEmbedder, write_corpus
 
-NEVER = AbstentionModel({name: 0.0 for name in FEATURES}, bias=-20.0, threshold=0.5)
+NEVER = AbstentionModel.neutral()
 quiet = dict(log=lambda _m: None, progress=False)
 
 

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO
-from tests.test_app_api import free_port, running_server
+from tests.test_app_api import running_server
 from tests.conftest import CHROMIUM
 from tests.test_browser import LOCAL_HOSTS
 
