@@ -17,7 +17,10 @@ Features (all cheap, all computed for every question):
   each weighted by its rarity in English: what the question asks about, beyond "acupuncture"
   and "neuropathy", and whether the articles know it;
 - unsupported_request: 1 when the question is a kind of request the articles are not meant for
-  (prices, insurance, drug doses, booking, writing tasks: requests.yaml) in words they never use.
+  (prices, insurance, drug doses, booking, writing tasks: requests.yaml) in words they never use;
+- uncovered_topic: 1 when the question names a kind of topic the articles do not cover (other
+  conditions, pregnancy, children and pets, other therapies, neuropathy drugs, what to wear or eat
+  before a visit: topics.yaml) in words they never use.
 
 A logistic regression turns them into the probability that the question is out of scope;
 above `threshold` the bot abstains. Weights live in abstention.json and are refit from a
@@ -45,7 +48,7 @@ from .retrieve import Evidence
 
 MODEL_FILE = Path(__file__).with_name("abstention.json")
 FEATURES = ("dense_top", "dense_standout", "sentence_top", "lexical", "agreement", "unknown_max", "unknown_sum", "known_share",
-            "specific_support", "unsupported_request")
+            "specific_support", "unsupported_request", "uncovered_topic")
 
 
 @lru_cache(maxsize=1)
@@ -87,6 +90,7 @@ def features(prepared: PreparedQuestion, evidence: Evidence) -> dict[str, float]
         "known_share": (key - len(prepared.unknown_terms)) / key if key else 1.0,
         "specific_support": _specific_support(prepared),
         "unsupported_request": 1.0 if prepared.unsupported_requests else 0.0,
+        "uncovered_topic": 1.0 if prepared.uncovered_topics else 0.0,
     }
 
 

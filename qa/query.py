@@ -71,13 +71,15 @@ class PreparedQuestion:
     unknown_terms: list[str] = field(default_factory=list)
     specific_terms: list[str] = field(default_factory=list)  # key terms not found all over the corpus
     unsupported_requests: list[str] = field(default_factory=list)  # kinds of request the articles never address
+    uncovered_topics: list[str] = field(default_factory=list)  # kinds of topic (other conditions...) the articles never mention
 
 
 REQUESTS_FILE = Path(__file__).with_name("requests.yaml")
+TOPICS_FILE = Path(__file__).with_name("topics.yaml")
 
 
-def load_requests(path: Path = REQUESTS_FILE) -> dict[str, re.Pattern]:
-    """Kinds of request (requests.yaml) -> a pattern of their words."""
+def load_word_kinds(path: Path) -> dict[str, re.Pattern]:
+    """Kinds of request (requests.yaml) or of topic (topics.yaml) -> a pattern of their words."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     return {kind: re.compile(r"\b(" + "|".join(re.escape(w.lower()) for w in sorted(words, key=len, reverse=True)) + r")\b")
             for kind, words in data.items()}
@@ -85,13 +87,14 @@ def load_requests(path: Path = REQUESTS_FILE) -> dict[str, re.Pattern]:
 
 class QueryBuilder:
     def __init__(self, *, corpus_texts: list[str], lexical_vocabulary: set[str], glossary: Glossary, max_chars: int = 1000,
-                 requests: dict[str, re.Pattern] | None = None):
+                 requests: dict[str, re.Pattern] | None = None, topics: dict[str, re.Pattern] | None = None):
         words = Counter(w.lower() for text in corpus_texts for w in re.findall(r"[A-Za-z][A-Za-z\-]*[A-Za-z]", text))
         self.corpus_words = words
         self.lexical_vocabulary = lexical_vocabulary
         self.glossary = glossary
         self.lay_words = glossary.lay_words()
         self.lay_stems = {s for w in self.lay_words for s in lexical.tokens(w)}
+        self.lay_terms = {lay.lower() for lays in glossary.entries.values() for lay in lays}
         self.spelling = SpellFixer(words + Counter(self.lay_words))
         # Stems in more than COMMON_SHARE of passages ("acupunctur", "neuropathi", "pain") say a question
         # is in the domain, not what it asks; what it asks is in the other, specific terms.
@@ -99,7 +102,8 @@ class QueryBuilder:
         limit = max(COMMON_MIN_PASSAGES, COMMON_SHARE * len(corpus_texts))
         self.common_stems = {s for s, n in document_frequency.items() if n > limit}
         self.max_chars = max_chars
-        self.requests = load_requests() if requests is None else requests
+        self.requests = load_word_kinds(REQUESTS_FILE) if requests is None else requests
+        self.topics = load_word_kinds(TOPICS_FILE) if topics is None else topics
         self._corpus_text = " ".join(corpus_texts).lower()
 
     def key_terms(self, text: str) -> list[str]:
@@ -131,7 +135,8 @@ class QueryBuilder:
         corrected, prepared.corrections = self.spelling.correct(expand_chat_spellings(prepared.text))
         prepared.key_terms = self.key_terms(corrected)
         prepared.unknown_terms = [t for t in prepared.key_terms if not self.is_known(t)]
-        prepared.unsupported_requests = self._unsupported_requests(corrected)
+        prepared.unsupported_requests = self._unused_kinds(self.requests, corrected)
+        prepared.uncovered_topics = self._unused_kinds(self.topics, corrected)
         prepared.specific_terms = [t for t in prepared.key_terms if lexical.stem(t) not in self.common_stems]
         if self._is_follow_up(corrected, prepared.specific_terms, history):
             prepared.context = self._context(history)
@@ -145,13 +150,14 @@ class QueryBuilder:
             prepared.context_embedding_text = prepared.context
         return prepared
 
-    def _unsupported_requests(self, text: str) -> list[str]:
-        """Kinds of request in `text` whose matching words the articles never use."""
+    def _unused_kinds(self, kinds: dict[str, re.Pattern], text: str) -> list[str]:
+        """The kinds (of request, of topic) in `text` whose matching words the articles never use (and that
+        the glossary does not map to the articles' words: those are in scope)."""
         lowered = text.lower()
         found = []
-        for kind, pattern in self.requests.items():
+        for kind, pattern in kinds.items():
             words = {m.group(0) for m in pattern.finditer(lowered)}
-            if any(not self._corpus_uses(w) for w in words):
+            if any(not self._corpus_uses(w) and w not in self.lay_terms for w in words):
                 found.append(kind)
         return found
 

@@ -47,7 +47,8 @@ def test_follow_up_uses_the_conversation(real_answerer):
 
 
 @pytest.mark.parametrize("question", ["What is the capital of France?", "Write me a poem about the sea",
-                                      "Does Medicare cover acupuncture?"])
+                                      "Does Medicare cover acupuncture?", "Can acupuncture help with my migraines?",
+                                      "Should I use CBD oil for my burning feet?", "Can my kids get acupuncture for their asthma?"])
 def test_out_of_scope_questions_abstain(real_answerer, question):
     answer = real_answerer.ask(question)
     assert answer["abstained"] and answer["passages"] == []

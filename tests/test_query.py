@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from qa.glossary import Glossary, default_glossary
@@ -123,3 +125,25 @@ def test_a_clinic_article_about_prices_switches_the_pricing_signal_off():
     vocabulary = {t for text in corpus for t in lexical.tokenize([text])[0]}
     builder = QueryBuilder(corpus_texts=corpus, lexical_vocabulary=vocabulary, glossary=Glossary({}))
     assert builder.prepare("What does a session cost?").unsupported_requests == []
+
+
+def test_uncovered_topics_name_other_conditions_patients_and_therapies(builder):
+    assert builder.prepare("Does acupuncture help migraines?").uncovered_topics == ["other conditions"]
+    assert builder.prepare("Is it safe while I'm pregnant?").uncovered_topics == ["pregnancy and other patients"]
+    assert builder.prepare("Is cupping better than needles?").uncovered_topics == ["other therapies"]
+    assert builder.prepare("Can I take gabapentin with it?").uncovered_topics == ["medicines and doses"]
+    assert builder.prepare("What should I wear to a session?").uncovered_topics == ["visit practicalities"]
+    assert builder.prepare("Will acupuncture help the numbness in my feet?").uncovered_topics == []
+
+
+def test_topic_words_the_articles_use_or_the_glossary_maps_do_not_count():
+    from index import lexical
+
+    corpus = CORPUS + ["Acupuncture is also studied for migraine headaches."]
+    vocabulary = {t for text in corpus for t in lexical.tokenize([text])[0]}
+    topics = {"other conditions": re.compile(r"\b(migraine|gout)\b"), "other therapies": re.compile(r"\b(cupping)\b")}
+    glossary = Glossary({"side effects": ["cupping"]})  # a glossary entry says the articles cover it
+    builder = QueryBuilder(corpus_texts=corpus, lexical_vocabulary=vocabulary, glossary=glossary, topics=topics)
+    assert builder.prepare("Does it help a migraine?").uncovered_topics == []
+    assert builder.prepare("Does cupping leave marks?").uncovered_topics == []
+    assert builder.prepare("Does it help gout?").uncovered_topics == ["other conditions"]
