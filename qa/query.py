@@ -37,7 +37,10 @@ GENERIC_WORDS = set(
 # Chat spellings fixed before anything else (whole words, case-insensitive).
 CHAT_SPELLINGS = {
     "wat": "what", "wut": "what", "alot": "a lot", "theyre": "they're", "im": "I'm", "ive": "I've", "dont": "don't",
-    "doesnt": "doesn't", "cant": "can't", "wont": "won't", "isnt": "isn't", "didnt": "didn't", "u": "you", "ur": "your",
+    "doesnt": "doesn't", "cant": "can't", "wont": "won't", "isnt": "isn't", "didnt": "didn't", "arent": "aren't",
+    "wasnt": "wasn't", "havent": "haven't", "hasnt": "hasn't", "shouldnt": "shouldn't", "wouldnt": "wouldn't",
+    "couldnt": "couldn't", "whats": "what's", "thats": "that's", "hows": "how's", "wheres": "where's",
+    "theres": "there's", "youre": "you're", "u": "you", "ur": "your",
     "r": "are", "pls": "please", "plz": "please", "b4": "before", "bc": "because", "cuz": "because", "coz": "because",
     "w/": "with", "w": "with", "abt": "about", "thru": "through", "nite": "night", "tho": "though", "gonna": "going to",
     "wanna": "want to", "gotta": "have to", "dr": "doctor", "meds": "medicines", "docs": "doctors",
