@@ -20,8 +20,7 @@ class Glossary:
     def __init__(self, entries: dict[str, list[str]]):
         self.entries = {term: [lay.lower() for lay in lays] for term, lays in entries.items()}
         self._patterns = [
-            (term, re.compile(r"\b(" + "|".join(re.escape(l) for l in sorted(lays, key=len, reverse=True)) + r")\b"),
-             _first_words(lays))
+            (term, whole_words_pattern(lays), _first_words(lays))
             for term, lays in self.entries.items()
         ]
 
@@ -42,6 +41,19 @@ class Glossary:
     def lay_words(self) -> set[str]:
         """Every single-word lay term, for spelling correction and the known-words check."""
         return {w for lays in self.entries.values() for lay in lays for w in re.findall(r"[a-z]+", lay)}
+
+    def lay_terms(self) -> set[str]:
+        """Every lay term whole, phrases included (lowercase): words the glossary says the articles cover."""
+        return {lay for lays in self.entries.values() for lay in lays}
+
+
+def whole_words_pattern(phrases) -> re.Pattern:
+    """One pattern matching any of `phrases` as whole words, longest first (so "low back pain" beats "low").
+
+    >>> whole_words_pattern(["back", "back pain"]).search("my back pain").group(0)
+    'back pain'
+    """
+    return re.compile(r"\b(" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)) + r")\b")
 
 
 _WORD = re.compile(r"\w+")

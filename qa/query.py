@@ -19,7 +19,7 @@ import yaml
 from index import lexical
 
 from . import language, smalltalk
-from .glossary import Glossary
+from .glossary import Glossary, whole_words_pattern
 from .spelling import SpellFixer
 
 # Conversational words that carry no topic: they never make a question "about" something.
@@ -84,8 +84,7 @@ TOPICS_FILE = Path(__file__).with_name("topics.yaml")
 def load_word_kinds(path: Path) -> dict[str, re.Pattern]:
     """Kinds of request (requests.yaml) or of topic (topics.yaml) -> a pattern of their words."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {kind: re.compile(r"\b(" + "|".join(re.escape(w.lower()) for w in sorted(words, key=len, reverse=True)) + r")\b")
-            for kind, words in data.items()}
+    return {kind: whole_words_pattern(w.lower() for w in words) for kind, words in data.items()}
 
 
 class QueryBuilder:
@@ -97,7 +96,7 @@ class QueryBuilder:
         self.glossary = glossary
         self.lay_words = glossary.lay_words()
         self.lay_stems = {s for w in self.lay_words for s in lexical.tokens(w)}
-        self.lay_terms = {lay.lower() for lays in glossary.entries.values() for lay in lays}
+        self.lay_terms = glossary.lay_terms()
         self.spelling = SpellFixer(words + Counter(self.lay_words))
         # Stems in more than COMMON_SHARE of passages ("acupunctur", "neuropathi", "pain") say a question
         # is in the domain, not what it asks; what it asks is in the other, specific terms.

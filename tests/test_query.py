@@ -19,13 +19,18 @@ CORPUS = [
 ]
 
 
-@pytest.fixture
-def builder():
+def builder_for(corpus: list[str], glossary: Glossary, **options) -> QueryBuilder:
+    """A QueryBuilder over `corpus`, with the BM25 vocabulary the index would give it."""
     from index import lexical
 
-    vocabulary = {t for text in CORPUS for t in lexical.tokenize([text])[0]}
+    vocabulary = {t for text in corpus for t in lexical.tokenize([text])[0]}
+    return QueryBuilder(corpus_texts=corpus, lexical_vocabulary=vocabulary, glossary=glossary, **options)
+
+
+@pytest.fixture
+def builder():
     glossary = Glossary({"blood thinners": ["warfarin", "eliquis"], "chemotherapy": ["chemo"], "pain": ["hurt", "hurts"]})
-    return QueryBuilder(corpus_texts=CORPUS, lexical_vocabulary=vocabulary, glossary=glossary, max_chars=60)
+    return builder_for(CORPUS, glossary, max_chars=60)
 
 
 def test_typos_are_corrected_to_corpus_words_but_real_words_are_left(builder):
@@ -119,11 +124,7 @@ def test_unsupported_requests_count_only_in_words_the_articles_never_use(builder
 
 
 def test_a_clinic_article_about_prices_switches_the_pricing_signal_off():
-    from index import lexical
-
-    corpus = CORPUS + ["A session costs 80 dollars; the cost is the same for every visit."]
-    vocabulary = {t for text in corpus for t in lexical.tokenize([text])[0]}
-    builder = QueryBuilder(corpus_texts=corpus, lexical_vocabulary=vocabulary, glossary=Glossary({}))
+    builder = builder_for(CORPUS + ["A session costs 80 dollars; the cost is the same for every visit."], Glossary({}))
     assert builder.prepare("What does a session cost?").unsupported_requests == []
 
 
@@ -137,13 +138,9 @@ def test_uncovered_topics_name_other_conditions_patients_and_therapies(builder):
 
 
 def test_topic_words_the_articles_use_or_the_glossary_maps_do_not_count():
-    from index import lexical
-
-    corpus = CORPUS + ["Acupuncture is also studied for migraine headaches."]
-    vocabulary = {t for text in corpus for t in lexical.tokenize([text])[0]}
     topics = {"other conditions": re.compile(r"\b(migraine|gout)\b"), "other therapies": re.compile(r"\b(cupping)\b")}
     glossary = Glossary({"side effects": ["cupping"]})  # a glossary entry says the articles cover it
-    builder = QueryBuilder(corpus_texts=corpus, lexical_vocabulary=vocabulary, glossary=glossary, topics=topics)
+    builder = builder_for(CORPUS + ["Acupuncture is also studied for migraine headaches."], glossary, topics=topics)
     assert builder.prepare("Does it help a migraine?").uncovered_topics == []
     assert builder.prepare("Does cupping leave marks?").uncovered_topics == []
     assert builder.prepare("Does it help gout?").uncovered_topics == ["other conditions"]
