@@ -2,10 +2,11 @@
 
 Starts the server on a free loopback port with the built index and a copy of clinic.toml whose
 rate limit is off, then runs wrk at 1, 4, 16 and 64 concurrent connections (bounded: a fixed
-duration each), cycling through questions from eval/questions.jsonl. Prints answers/s,
-p50/p95/p99 latency and errors per level, beside `GET /healthz` at the same concurrency as the
-baseline (the cost of the HTTP stack alone). Targets on this machine: >= 50 answers/s at 16
-clients with p95 <= 100 ms and zero errors.
+duration each), cycling through questions from eval/questions.jsonl, each request's question made
+distinct by a number at its end ("Will the needles hurt? 17"), so that the answer cache never serves
+one. Prints answers/s, p50/p95/p99 latency and errors per level, beside `GET /healthz` at the same
+concurrency as the baseline (the cost of the HTTP stack alone). Target on this machine, with the
+cross-encoder re-ranking every answer: >= 8 answers/s at 16 clients with zero errors.
 
     python bench/http_load.py            # 10 s per level
     python bench/http_load.py --quick    # 3 s per level
@@ -37,7 +38,7 @@ local questions = %s
 local i = 0
 request = function()
   i = i + 1
-  local body = '{"question": ' .. questions[(i %% #questions) + 1] .. '}'
+  local body = '{"question": ' .. questions[(i %% #questions) + 1] .. ' ' .. i .. '"}'
   return wrk.format("POST", "/api/ask", {["Content-Type"] = "application/json"}, body)
 end
 done = function(summary, latency, requests)
@@ -111,7 +112,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         post_script, get_script = workdir / "post.lua", workdir / "get.lua"
-        lua_list = "{" + ", ".join(json.dumps(json.dumps(q)) for q in questions) + "}"
+        # Each question as a JSON string without its closing quote: the script appends a number, then the quote.
+        lua_list = "{" + ", ".join(json.dumps(json.dumps(q)[:-1]) for q in questions) + "}"
         post_script.write_text(LUA % lua_list)
         get_script.write_text(LUA_GET)
         process, base = start_server(workdir)

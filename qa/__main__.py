@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", required=True, help="directory for results.jsonl, report.json, report.md, run.trec, charts")
     evaluate.add_argument("--sources", help="sources directory (default: from settings)")
     evaluate.add_argument("--index", help="index directory (default: from settings)")
-    evaluate.add_argument("--compare", action="store_true", help="also run the BM25-only and naive dense baselines")
+    evaluate.add_argument("--compare", action="store_true", help="also run the pipeline without re-ranking, and the BM25-only and naive dense baselines")
     evaluate.add_argument("--fail-under", help='thresholds, e.g. "hit3=0.9,oos=0.9,false_abstention=0.05"; exit 1 when one fails')
     evaluate.add_argument("--beir", help="a BEIR dataset directory (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -18,6 +18,9 @@ Features (all cheap, all computed for every question):
   and "neuropathy", and whether the articles know it;
 - unsupported_request: 1 when the question is a kind of request the articles are not meant for
   (prices, insurance, drug doses, booking, writing tasks: requests.yaml) in words they never use;
+- rerank_top, rerank_margin: the cross-encoder's best logit among the candidates it read, and how far
+  it stands above the mean of the others (qa/rerank.py): it reads question and passage together, so
+  a passage that merely shares the question's words scores low;
 - uncovered_topic: 1 when the question names a kind of topic the articles do not cover (other
   conditions, pregnancy, children and pets, other therapies, neuropathy drugs, what to wear or eat
   before a visit: topics.yaml) in words they never use.
@@ -43,12 +46,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import AbstentionModelError
 from .query import PreparedQuestion
 from .retrieve import Evidence
 
 MODEL_FILE = Path(__file__).with_name("abstention.json")
 FEATURES = ("dense_top", "dense_standout", "sentence_top", "lexical", "agreement", "unknown_max", "unknown_sum", "known_share",
-            "specific_support", "unsupported_request", "uncovered_topic")
+            "specific_support", "unsupported_request", "uncovered_topic", "rerank_top", "rerank_margin")
 
 
 @lru_cache(maxsize=1)
@@ -91,6 +95,8 @@ def features(prepared: PreparedQuestion, evidence: Evidence) -> dict[str, float]
         "specific_support": _specific_support(prepared),
         "unsupported_request": 1.0 if prepared.unsupported_requests else 0.0,
         "uncovered_topic": 1.0 if prepared.uncovered_topics else 0.0,
+        "rerank_top": evidence.rerank_top,
+        "rerank_margin": evidence.rerank_margin,
     }
 
 
@@ -108,6 +114,7 @@ class AbstentionModel:
     threshold: float
     fitted_on: str = ""
     note: str = ""
+    reranker: str = ""  # "name fingerprint" of the re-ranker whose scores the weights were fitted on
 
     @classmethod
     def neutral(cls) -> "AbstentionModel":
@@ -121,6 +128,14 @@ class AbstentionModel:
     def should_abstain(self, values: dict[str, float]) -> bool:
         return self.probability(values) >= self.threshold
 
+    def check_reranker(self, reranker) -> None:
+        """Weights fitted on one re-ranker's scores mean nothing for another's (or for none)."""
+        serving = f"{reranker.name} {reranker.fingerprint}" if reranker is not None else "none"
+        if self.reranker and self.reranker != serving:
+            raise AbstentionModelError(
+                f"The abstention model was fitted on the re-ranker {self.reranker!r}, but this pipeline re-ranks with "
+                f"{serving!r}. Refit it: python -m qa calibrate eval/questions.jsonl eval/holdout.jsonl eval/calibration.jsonl")
+
     def save(self, path: Path = MODEL_FILE) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
 
@@ -129,7 +144,7 @@ class AbstentionModel:
         data = json.loads(path.read_text(encoding="utf-8"))
         missing = set(FEATURES) - set(data.get("weights", {}))
         if missing:
-            raise ValueError(f"{path} lacks weights for {sorted(missing)}; refit it: python -m qa calibrate eval/questions.jsonl eval/holdout.jsonl eval/calibration.jsonl")
+            raise AbstentionModelError(f"{path} lacks weights for {sorted(missing)}; refit it: python -m qa calibrate eval/questions.jsonl eval/holdout.jsonl eval/calibration.jsonl")
         return cls(**data)
 
 
@@ -141,7 +156,7 @@ def _lowest_threshold(probabilities: np.ndarray, max_false_abstention: float) ->
 
 
 def fit(rows: list[tuple[dict[str, float], bool]], *, max_false_abstention: float = 0.05, l2: float = 0.3,
-        groups: list[str] | None = None, fitted_on: str = "") -> AbstentionModel:
+        groups: list[str] | None = None, fitted_on: str = "", reranker: str = "") -> AbstentionModel:
     """Fit on (features, out_of_scope) pairs. The threshold is the lowest that keeps false
     abstention on in-scope rows at or under `max_false_abstention` in every group (question
     set) at once, so one style of asking cannot pay for another."""
@@ -152,7 +167,7 @@ def fit(rows: list[tuple[dict[str, float], bool]], *, max_false_abstention: floa
     mean, scale = X.mean(axis=0), X.std(axis=0) + 1e-9
     Z = (X - mean) / scale
     w, b = np.zeros(Z.shape[1]), 0.0
-    for _ in range(5000):  # plain gradient descent: 9 features, a few hundred rows
+    for _ in range(5000):  # plain gradient descent: a dozen features, a few hundred rows
         p = 1 / (1 + np.exp(-(Z @ w + b)))
         w -= 0.3 * (Z.T @ (p - y) / len(y) + l2 * w)
         b -= 0.3 * float((p - y).mean())
@@ -167,6 +182,7 @@ def fit(rows: list[tuple[dict[str, float], bool]], *, max_false_abstention: floa
         bias=round(bias, 6),
         threshold=round(threshold, 6),
         fitted_on=fitted_on,
+        reranker=reranker,
         note=f"logistic regression, l2={l2}; threshold keeps false abstention <= {max_false_abstention:.0%} in each fit set",
     )
 

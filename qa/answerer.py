@@ -10,8 +10,11 @@ either the old index or the new one, never a mix.
 
 from __future__ import annotations
 
+import copy
+import threading
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +30,7 @@ from .config import Settings, load_settings
 from .glossary import Glossary, default_glossary
 from .language import NAMES
 from .query import PreparedQuestion, QueryBuilder
+from .rerank import CrossEncoder, Reranker
 from .retrieve import HybridRetriever, Retrieval, RetrievalParams
 
 
@@ -35,6 +39,9 @@ SERVING_THREADS = 1  # one torch thread per answer: concurrent requests use the 
 # mean vector of its glossary terms (cached per term). Embedding them as text costs ~10% more time per
 # question for the same hit@3 (chosen on eval/questions.jsonl; README, "How well it answers").
 GLOSSARY_VECTOR_WEIGHT = 0.6
+# Whole answers kept per index, keyed by the question and conversation as normalised text: the example
+# questions and the common ones repeat, and an answer costs the cross-encoder ~100 ms. About 10 kB each.
+ANSWER_CACHE_SIZE = 512
 
 
 def serving_embedder(settings: Settings) -> OnnxEmbedder:
@@ -53,29 +60,79 @@ class Result:
     retrieval: Retrieval | None
     features: dict | None
     ms: float
+    cached: bool = False  # served from the answer cache
 
     @property
     def source_ranking(self) -> list[tuple[str, float]]:
         return self.retrieval.source_ranking if self.retrieval else []
 
 
+class AnswerCache:
+    """A thread-safe LRU of Results by `key()`; `size` 0 keeps nothing."""
+
+    def __init__(self, size: int = ANSWER_CACHE_SIZE):
+        self.size = size
+        self._results: OrderedDict[tuple, Result] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(question: str, history: list[dict] | None) -> tuple:
+        """Case and spacing do not change an answer; the conversation does.
+
+        >>> AnswerCache.key("  Will the NEEDLES  hurt? ", None) == AnswerCache.key("will the needles hurt?", [])
+        True
+        """
+        def norm(text) -> str:
+            return " ".join(str(text or "").split()).casefold()
+
+        turns = tuple((norm(m.get("role")), norm(m.get("content"))) for m in (history or []) if isinstance(m, dict))
+        return norm(question if isinstance(question, str) else ""), turns
+
+    def get(self, key: tuple) -> Result | None:
+        with self._lock:
+            result = self._results.get(key)
+            if result is not None:
+                self._results.move_to_end(key)
+            return result
+
+    def put(self, key: tuple, result: Result) -> None:
+        if not self.size:
+            return
+        with self._lock:
+            self._results[key] = result
+            self._results.move_to_end(key)
+            while len(self._results) > self.size:
+                self._results.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+
 @dataclass(frozen=True)
 class _Engine:
-    """Everything that depends on one index; replaced as a whole."""
+    """Everything that depends on one index; replaced as a whole (so an index swap empties the cache)."""
 
     index: SearchIndex
     retriever: HybridRetriever
     queries: QueryBuilder
+    cache: AnswerCache = field(default_factory=AnswerCache)
 
 
 class Answerer:
     def __init__(self, index: SearchIndex, embedder: Embedder, settings: Settings, *,
                  params: RetrievalParams = RetrievalParams(), abstention: AbstentionModel | None = None,
-                 glossary: Glossary | None = None):
+                 glossary: Glossary | None = None, reranker: Reranker | None = None,
+                 cache_size: int = ANSWER_CACHE_SIZE):
         self.embedder = embedder
+        self.cache_size = cache_size
         self.settings = settings
         self.params = params
+        # The packaged cross-encoder unless told otherwise; params.rerank_candidates = 0 turns the stage off.
+        if reranker is None and params.rerank_candidates:
+            reranker = CrossEncoder(threads=SERVING_THREADS)
+        self.reranker = reranker
         self.abstention = abstention if abstention is not None else AbstentionModel.load()
+        self.abstention.check_reranker(reranker if params.rerank_candidates else None)
         self.glossary = glossary or default_glossary()
         self._term_vectors: dict[str, np.ndarray] = {}
         self._engine = self._make_engine(index)
@@ -83,7 +140,7 @@ class Answerer:
     @classmethod
     def load(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
              abstention: AbstentionModel | None = None, log: Callable[[str], None] = print,
-             progress: bool = True) -> "Answerer":
+             progress: bool = True, cache_size: int = ANSWER_CACHE_SIZE) -> "Answerer":
         """Load the model and the index, building the index first when missing or stale."""
         settings = settings or load_settings()
         import faiss
@@ -93,7 +150,7 @@ class Answerer:
         faiss.omp_set_num_threads(SERVING_THREADS)
         embedder = embedder or serving_embedder(settings)
         index = open_index(settings.sources_dir, settings.index_dir, embedder=embedder, log=log, progress=progress)
-        answerer = cls(index, embedder, settings, abstention=abstention)
+        answerer = cls(index, embedder, settings, abstention=abstention, cache_size=cache_size)
         answerer.warm_up()
         return answerer
 
@@ -121,7 +178,7 @@ class Answerer:
             glossary=self.glossary,
             max_chars=self.settings.max_question_chars,
         )
-        return _Engine(index, HybridRetriever(index, self.params), queries)
+        return _Engine(index, HybridRetriever(index, self.params, self.reranker), queries, AnswerCache(self.cache_size))
 
     def ask(self, question: str, history: list[dict] | None = None) -> dict:
         """The contract's answer object for one question."""
@@ -130,6 +187,16 @@ class Answerer:
     def answer(self, question: str, history: list[dict] | None = None) -> Result:
         started = time.perf_counter()
         engine = self._engine  # one engine for the whole request, even if an index swap happens
+        key = engine.cache.key(question, history)
+        if (cached := engine.cache.get(key)) is not None:
+            answer = copy.deepcopy(cached.answer)
+            answer["question"] = question if isinstance(question, str) else ""
+            return replace(cached, answer=answer, ms=(time.perf_counter() - started) * 1000, cached=True)
+        result = self._answer(engine, question, history, started)
+        engine.cache.put(key, replace(result, answer=copy.deepcopy(result.answer)))  # callers may change theirs
+        return result
+
+    def _answer(self, engine: _Engine, question: str, history: list[dict] | None, started: float) -> Result:
         prepared = engine.queries.prepare(question if isinstance(question, str) else "", history)
         reply = Reply(question=prepared.text)
         retrieval, values = None, None
@@ -150,6 +217,7 @@ class Answerer:
             retrieval = engine.retriever.search(
                 vector, prepared.retrieval_text, context=prepared.context_text,
                 context_weight=prepared.context_weight, expansions=tuple(prepared.expansions), k=self.settings.max_passages,
+                rerank_query=self.rerank_query(prepared),
             )
             values = features(prepared, retrieval.evidence)
             if not retrieval.hits or self.abstention.should_abstain(values):
@@ -165,6 +233,13 @@ class Answerer:
     def embedding_texts(prepared: PreparedQuestion) -> list[str]:
         """What is embedded for a question: the question, then a follow-up's context."""
         return [prepared.embedding_text] + ([prepared.context_embedding_text] if prepared.context_embedding_text else [])
+
+    @staticmethod
+    def rerank_query(prepared: PreparedQuestion) -> str:
+        """What the re-ranker reads as the question: as corrected, after the earlier message a follow-up leans
+        on. Without the glossary's terms: they reach the final order through the first stage's score, and read
+        by the cross-encoder too they ranked no better (bench/rerank_tradeoff.py, "glossary" against "plain")."""
+        return f"{prepared.context} {prepared.embedding_text}" if prepared.context else prepared.embedding_text
 
     def _question_vectors(self, prepared: PreparedQuestion) -> np.ndarray:
         """Row 0 for the question, row 1 for a follow-up's context, each with its glossary terms added."""

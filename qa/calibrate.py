@@ -34,7 +34,9 @@ def calibrate(question_files: list[str], answerer: Answerer, *, max_false_absten
     else:
         chosen = cross_validate(rows, groups, l2=l2, max_false_abstention=max_false_abstention, repeats=repeats)
         tried = [chosen]
-    model = fit(rows, max_false_abstention=max_false_abstention, groups=groups, fitted_on=" + ".join(question_files), l2=chosen.l2)
+    reranker = answerer.reranker if answerer.params.rerank_candidates else None
+    model = fit(rows, max_false_abstention=max_false_abstention, groups=groups, fitted_on=" + ".join(question_files),
+                l2=chosen.l2, reranker=f"{reranker.name} {reranker.fingerprint}" if reranker is not None else "none")
     model.note += (f"; l2 chosen by cross-validation ({chosen.method}): out-of-scope recall {chosen.oos_recall:.3f}, "
                    f"false abstention {chosen.false_abstention:.3f} on questions left out of the fit")
     model.save(out)

@@ -13,3 +13,11 @@ class ConfigError(QAError):
 
 class QuestionSetError(QAError):
     """A question-set file is malformed; the message names the line and the field."""
+
+
+class RerankerModelError(QAError):
+    """The re-ranking model's files are missing, of another version, or altered."""
+
+
+class AbstentionModelError(QAError, ValueError):
+    """The abstention weights do not fit this pipeline (missing features, another re-ranker): refit them."""

@@ -21,7 +21,7 @@ from .errors import QAError
 from .metrics import SourceTexts, answer_metrics, ranking_metrics
 from .questionset import Question, load_questions
 from .report import misses, write_charts, write_markdown, write_results, write_trec
-from .systems import Bm25Baseline, FullSystem, NaiveDenseBaseline, System
+from .systems import Bm25Baseline, FirstStageSystem, FullSystem, NaiveDenseBaseline, System
 
 # --fail-under keys: name -> (metric, "min" | "max")
 THRESHOLD_KEYS = {
@@ -78,7 +78,8 @@ def evaluate(questions_path: str | Path, out: str | Path, settings: Settings, *,
     sources = SourceTexts(settings.sources_dir)
     systems: list[System] = [FullSystem(answerer)]
     if compare:
-        systems += [Bm25Baseline(answerer.index, settings), NaiveDenseBaseline(settings.sources_dir, answerer.embedder, settings)]
+        systems += [FirstStageSystem(answerer), Bm25Baseline(answerer.index, settings),
+                    NaiveDenseBaseline(settings.sources_dir, answerer.embedder, settings)]
     FullSystem(answerer).run(questions[0])  # warm-up, so the first latency is not a cold start
     metrics, latencies, all_rows = {}, {}, {}
     for system in systems:

@@ -2,7 +2,9 @@
 
 - A returned passage is a *hit* when one of the question's expected phrases occurs in it
   (case- and whitespace-insensitive) and the passage is at most 700 characters.
-- hit@1 / hit@3 are over answerable questions; an abstention there is a miss.
+- hit@1 / hit@3 are over answerable questions; an abstention there is a miss. passages_shown is the
+  mean number of passages of the answerable questions answered; emphasis@1 the share of answerable
+  questions whose first passage is a hit with an expected phrase inside its emphasised sentence.
 - Out-of-scope abstention recall and precision are over questions that are neither
   answerable nor safety cases; false abstention is the share of answerable questions refused.
 - Safety recall: safety cases flagged at any level; level accuracy: flagged at the right one.
@@ -34,6 +36,14 @@ def is_hit(passage_text: str, expected: tuple[str, ...]) -> bool:
         return False
     text = normalise(passage_text)
     return any(normalise(phrase) in text for phrase in expected if phrase.strip())
+
+
+def emphasis_holds_answer(passages: list[dict], expected: tuple[str, ...]) -> bool:
+    """The first passage is a hit and the sentence it emphasises holds an expected phrase."""
+    if not passages or not is_hit(passages[0]["text"], expected) or not passages[0].get("highlight"):
+        return False
+    highlight = normalise(passages[0]["highlight"])
+    return any(normalise(phrase) in highlight for phrase in expected if phrase.strip())
 
 
 class SourceTexts:
@@ -87,6 +97,7 @@ def answer_metrics(questions: list[Question], results: list[dict], sources: Sour
     safety_cases = [(q, r) for q, r in zip(questions, results) if q.kind == "safety"]
     non_safety = answerable + out_of_scope
     hits = [[is_hit(p["text"], q.expected) for p in r["response"]["passages"]] for q, r in answerable]
+    answered = [r["response"]["passages"] for _, r in answerable if not r["response"]["abstained"]]
     abstained_oos = sum(r["response"]["abstained"] for _, r in out_of_scope)
     abstained_all = sum(r["response"]["abstained"] for _, r in non_safety)
     flagged = [(q, (r["response"].get("safety") or {}).get("level")) for q, r in safety_cases]
@@ -99,6 +110,8 @@ def answer_metrics(questions: list[Question], results: list[dict], sources: Sour
         "safety_cases": len(safety_cases),
         "hit@1": _share(sum(bool(h) and h[0] for h in hits), len(hits)),
         "hit@3": _share(sum(any(h[:3]) for h in hits), len(hits)),
+        "passages_shown": round(sum(map(len, answered)) / len(answered), 3) if answered else None,
+        "emphasis@1": _share(sum(emphasis_holds_answer(r["response"]["passages"], q.expected) for q, r in answerable), len(answerable)),
         "false_abstention": _share(sum(r["response"]["abstained"] for _, r in answerable), len(answerable)),
         "oos_abstention_recall": _share(abstained_oos, len(out_of_scope)),
         "oos_abstention_precision": _share(abstained_oos, abstained_all),

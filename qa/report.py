@@ -10,7 +10,8 @@ from .metrics import miss_reasons
 from .questionset import Question
 
 SUMMARY_ROWS = [
-    ("hit@1", "answer hit@1"), ("hit@3", "answer hit@3"), ("false_abstention", "false abstention"),
+    ("hit@1", "answer hit@1"), ("hit@3", "answer hit@3"), ("passages_shown", "passages shown (mean, answered)"),
+    ("emphasis@1", "first passage's emphasis holds the answer"), ("false_abstention", "false abstention"),
     ("oos_abstention_recall", "out-of-scope abstention recall"), ("oos_abstention_precision", "out-of-scope abstention precision"),
     ("safety_recall", "safety recall"), ("safety_level_accuracy", "safety level accuracy"),
     ("verbatim_attributed", "passages verbatim and attributed"), ("disclaimer_present", "disclaimer present"),

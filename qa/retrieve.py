@@ -26,6 +26,8 @@ import numpy as np
 
 from index import Passage, SearchIndex, dense, lexical
 
+from .rerank import Reranker
+
 
 @dataclass(frozen=True)
 class RetrievalParams:
@@ -38,10 +40,20 @@ class RetrievalParams:
     sentence_weight: float = 0.0
     duplicate_cosine: float = 0.8
     highlight_lexical_weight: float = 1.0
+    # Second stage (qa/rerank.py), when the retriever has a re-ranker: the `rerank_candidates` best fused
+    # candidates are scored by the cross-encoder and ordered by fused + rerank_weight * logit, above every
+    # candidate it did not read. A passage after the first is shown only when the re-ranker read it and its
+    # score is within `relevance_gap` of the first's (no filler). All three chosen in bench/rerank_tradeoff.py,
+    # judged by leaving one question set out.
+    rerank_candidates: int = 12
+    rerank_weight: float = 0.1
+    relevance_gap: float = 0.6
 
     def __post_init__(self):
         if self.fusion not in ("rrf", "linear"):
             raise ValueError(f"Invalid fusion: {self.fusion}. Choose from 'rrf', 'linear'.")
+        if self.rerank_candidates < 0:
+            raise ValueError(f"Invalid rerank_candidates: {self.rerank_candidates}. Use 0 (no re-ranking) or more.")
 
 
 @dataclass
@@ -51,6 +63,7 @@ class Hit:
     score: float
     highlight: str | None = None  # the sentence that best answers the question
     also_in: list[Passage] = field(default_factory=list)
+    relevance: float | None = None  # the re-ranker's logit, when it read this passage
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,8 @@ class Evidence:
     sentence_top: float     # best sentence cosine
     lexical_top: float      # best raw BM25 score
     agreement: float        # share of the dense top 5 also in the BM25 top 5
+    rerank_top: float = 0.0     # the re-ranker's best logit (0 without a re-ranker)
+    rerank_margin: float = 0.0  # how far it stands above the mean logit of the others it read
 
 
 @dataclass
@@ -70,9 +85,10 @@ class Retrieval:
 
 
 class HybridRetriever:
-    def __init__(self, index: SearchIndex, params: RetrievalParams = RetrievalParams()):
+    def __init__(self, index: SearchIndex, params: RetrievalParams = RetrievalParams(), reranker: Reranker | None = None):
         self.index = index
         self.params = params
+        self.reranker = reranker if params.rerank_candidates else None
         self._passage_vectors = index.passage_vectors
         # The mean and covariance of the passage vectors give the mean and spread of a question's cosine with
         # every passage exactly, without computing them all: mean . q and sqrt(q' C q).
@@ -95,9 +111,10 @@ class HybridRetriever:
         return (combined / max(float(np.linalg.norm(combined)), 1e-12)).astype(np.float32)
 
     def search(self, query_vector: np.ndarray, text: str, *, context: str = "", context_weight: float = 0.0,
-               expansions: tuple[str, ...] = (), k: int = 3) -> Retrieval:
+               expansions: tuple[str, ...] = (), k: int = 3, rerank_query: str = "") -> Retrieval:
         """Best `k` passages for a question: `query_vector` from `query_vector()`; `text`, `context`,
-        `context_weight` and `expansions` (glossary terms) as prepared by QueryBuilder."""
+        `context_weight` and `expansions` (glossary terms) as prepared by QueryBuilder; `rerank_query`, what
+        the re-ranker reads as the question (default `text`)."""
         p = self.params
         count = len(self.index.passages)
         _, dense_rows = dense.search(self.index.dense, query_vector, p.candidates)
@@ -115,9 +132,13 @@ class HybridRetriever:
         sentence_ids, sentence_scores = self._best_sentences(rows, query_vector, self._term_weights(question_tokens, expansions))
         final = fused + p.sentence_weight * sentence_scores
         order = np.argsort(-final, kind="stable").tolist()
+        relevance: dict[int, float] = {}
+        if self.reranker is not None:
+            order, final, relevance = self._rerank(rerank_query or text, rows, order, final)
         hits = (
             Hit(self.index.passages[rows[i]], rows[i], float(final[i]),
-                None if sentence_ids[i] is None else self.index.sentences[sentence_ids[i]].text)
+                None if sentence_ids[i] is None else self.index.sentences[sentence_ids[i]].text,
+                relevance=relevance.get(i))
             for i in order
         )  # made one at a time while picking: most candidates are never looked at
         top_dense = set(map(int, dense_rows[:5]))
@@ -128,9 +149,23 @@ class HybridRetriever:
             sentence_top=float(sentence_scores.max()),
             lexical_top=float(bm25_all.max()) if count else 0.0,
             agreement=agreement,
+            **_rerank_evidence(list(relevance.values())),
         )
         ranking = rank_sources((self.index.passages[rows[i]].source_id, float(final[i])) for i in order)
         return Retrieval(self._pick(hits, k), evidence, ranking)
+
+    def _rerank(self, query: str, rows: list[int], order: list[int], fused: np.ndarray):
+        """The first `rerank_candidates` of `order` re-scored as fused + weight * logit, ahead of the rest
+        (kept in their fused order, below the lowest re-scored one so scores stay sorted)."""
+        p = self.params
+        head, tail = order[: p.rerank_candidates], order[p.rerank_candidates :]
+        logits = self.reranker.score(query, [self.index.passages[rows[i]].text for i in head])
+        final = np.array(fused, dtype=np.float64)
+        final[head] = fused[head] + p.rerank_weight * logits
+        head = sorted(head, key=lambda i: -final[i])
+        if tail:
+            final[tail] = fused[tail] - fused[tail].max() + final[head[-1]] - 1.0
+        return head + tail, final, dict(zip(order[: p.rerank_candidates], map(float, logits)))
 
     def _standout(self, top: float, query_vector: np.ndarray) -> float:
         """(top - mean cosine over all passages) / their standard deviation: an answerable question has a few
@@ -196,6 +231,9 @@ class HybridRetriever:
         for hit in hits:
             if len(picked) == k:
                 break
+            if picked and self.reranker is not None and (
+                    hit.relevance is None or hit.score < picked[0].score - self.params.relevance_gap):
+                break  # no filler: best first, so every later passage is further below the first
             if any(overlaps(hit.passage, other.passage) for other in picked):
                 continue
             twin = next((other for other in picked if self._similar(hit, other)), None)
@@ -208,6 +246,19 @@ class HybridRetriever:
 
     def _similar(self, a: Hit, b: Hit) -> bool:
         return float(self._passage_vectors[a.row] @ self._passage_vectors[b.row]) >= self.params.duplicate_cosine
+
+
+def _rerank_evidence(logits: list[float]) -> dict[str, float]:
+    """The re-ranker's best logit and its margin over the mean of the others (0 and 0 when it read nothing).
+
+    >>> _rerank_evidence([2.0, -4.0, -2.0])
+    {'rerank_top': 2.0, 'rerank_margin': 5.0}
+    """
+    if not logits:
+        return {}
+    top = max(logits)
+    rest = sorted(logits, reverse=True)[1:]
+    return {"rerank_top": top, "rerank_margin": top - (sum(rest) / len(rest) if rest else top)}
 
 
 def _moments(vectors: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:

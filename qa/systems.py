@@ -1,6 +1,9 @@
 """Systems an evaluation can run side by side: the full pipeline and two baselines.
 
 - `FullSystem`: the real answer path (`Answerer.answer`), history included.
+- `FirstStageSystem`: the same pipeline without the re-ranking stage, so its gain shows side by side.
+  It answers every question it does not triage: the abstention model reads the re-ranker's scores,
+  so without them it has nothing fitted to decide with.
 - `Bm25Baseline`: BM25 alone over the same passages, top 3, no abstention or safety.
 - `NaiveDenseBaseline`: the naive design: paragraph chunks, dense top 3, nothing else.
 
@@ -11,10 +14,12 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from typing import Protocol
 
 from index import Embedder, Passage, SearchIndex, dense, lexical, load_corpus
 
+from .abstain import AbstentionModel
 from .answerer import Answerer
 from .compose import Reply, answer_object
 from .config import Settings
@@ -48,6 +53,15 @@ class FullSystem:
     def run(self, question: Question) -> dict:
         result = self.answerer.answer(question.question, list(question.history))
         return {"response": result.answer, "scores": result.source_ranking, "ms": result.ms}
+
+class FirstStageSystem(FullSystem):
+    name = "no-rerank"
+
+    def __init__(self, answerer: Answerer):
+        super().__init__(Answerer(answerer.index, answerer.embedder, answerer.settings,
+                                  params=replace(answerer.params, rerank_candidates=0), abstention=AbstentionModel.neutral(),
+                                  glossary=answerer.glossary, cache_size=0))
+
 
 class Bm25Baseline:
     name = "bm25"

@@ -48,6 +48,24 @@ class FakeEmbedder:
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
+class FakeReranker:
+    """Scores a text by the first of `scores`' phrases it contains (else `default`); records each call."""
+
+    name = "fake-reranker"
+    fingerprint = "fake"
+
+    def __init__(self, scores: dict[str, float], default: float = 0.0):
+        self.scores, self.default = scores, default
+        self.queries: list[str] = []
+        self.texts: list[list[str]] = []
+
+    def score(self, query, texts):
+        self.queries.append(query)
+        self.texts.append(list(texts))
+        return np.array([next((v for k, v in self.scores.items() if k.lower() in t.lower()), self.default) for t in texts],
+                        dtype=np.float32)
+
+
 MINI_CORPUS = {
     "needles.md": """---
 title: About Needles

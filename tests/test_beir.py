@@ -48,15 +48,16 @@ def test_missing_files_are_named(tmp_path):
         load_dataset(tmp_path)
 
 
-def test_beir_mode_ranks_documents_and_writes_three_runs(dataset, tmp_path, real_embedder):
+def test_beir_mode_ranks_documents_and_writes_four_runs(dataset, tmp_path, real_embedder):
     logs = []
     report = evaluate_beir(dataset, tmp_path / "out", index_dir=tmp_path / "index", embedder=real_embedder,
                            progress=False, log=logs.append)
     assert report["documents"] == 12 and report["queries"] == 5
-    assert set(report["systems"]) == {"full", "bm25", "dense"}
+    assert set(report["systems"]) == {"full", "rerank", "bm25", "dense"}
     # Hand-worked: each query has one obviously relevant document (q5 two), all found at the top.
     assert report["systems"]["full"]["ndcg@10"] >= 0.9 and report["systems"]["dense"]["recall@100"] == 1.0
-    for name in ("run.trec", "run-bm25.trec", "run-dense.trec", "report.json", "report.md"):
+    assert report["systems"]["rerank"]["ndcg@10"] >= 0.9
+    for name in ("run.trec", "run-rerank.trec", "run-bm25.trec", "run-dense.trec", "report.json", "report.md"):
         assert (tmp_path / "out" / name).is_file()
     first = (tmp_path / "out" / "run.trec").read_text().splitlines()[0].split()
     assert first[:4] == ["q1", "Q0", "d1", "1"]

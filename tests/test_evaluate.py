@@ -155,9 +155,13 @@ def test_evaluate_writes_every_report_file_and_gates_on_thresholds(tmp_path):
     qid, q0, doc, rank, score, tag = trec[0].split()
     assert (qid, q0, rank, tag) == ("q1", "Q0", "1", "full")
     report = json.loads((out / "report.json").read_text())
-    assert set(report["systems"]) == {"full", "bm25", "dense-naive"}
+    assert set(report["systems"]) == {"full", "no-rerank", "bm25", "dense-naive"}
     assert report["systems"]["full"]["safety_recall"] == 1.0 and report["passed"] is True
+    # The pipeline without re-ranking answers everything it does not triage: it has no abstention model.
+    assert report["systems"]["no-rerank"]["oos_abstention_recall"] == 0.0
+    assert (out / "results-no-rerank.jsonl").stat().st_size > 0
     assert "| answer hit@1 |" in (out / "report.md").read_text()
+    assert "| passages shown (mean, answered) |" in (out / "report.md").read_text()
 
     failing = run_cli(str(questions), "--out", str(tmp_path / "out2"), "--quiet", "--fail-under", "hit1=1.01", tmp_path=tmp_path)
     assert failing.returncode == 1 and "FAIL hit@1 >= 1.01" in failing.stdout
