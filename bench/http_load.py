@@ -2,11 +2,12 @@
 
 Starts the server on a free loopback port with the built index and a copy of clinic.toml whose
 rate limit is off, then runs wrk at 1, 4, 16 and 64 concurrent connections (bounded: a fixed
-duration each), cycling through questions from eval/questions.jsonl, each request's question made
-distinct by a number at its end ("Will the needles hurt? 17"), so that the answer cache never serves
-one. Prints answers/s, p50/p95/p99 latency and errors per level, beside `GET /healthz` at the same
-concurrency as the baseline (the cost of the HTTP stack alone). Target on this machine, with the
-cross-encoder re-ranking every answer: >= 8 answers/s at 16 clients with zero errors.
+duration each), cycling through questions from eval/questions.jsonl. Each request's question is
+made distinct by a number at its end ("Will the needles hurt? 1764620000-1-17": the run, the wrk
+thread, the request), so that the answer cache never serves one. Prints answers/s, p50/p95/p99
+latency and errors per level, beside `GET /healthz` at the same concurrency as the baseline (the
+cost of the HTTP stack alone). Target on this machine, with the cross-encoder re-ranking every
+answer: >= 8 answers/s at 16 clients with zero errors.
 
     python bench/http_load.py            # 10 s per level
     python bench/http_load.py --quick    # 3 s per level
@@ -35,10 +36,18 @@ LEVELS = (1, 4, 16, 64)
 
 LUA = r"""
 local questions = %s
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
 local i = 0
+local tag = nil
 request = function()
+  -- unique across wrk's threads and across runs (levels), so no answer comes from the cache
+  tag = tag or (tostring(os.time()) .. "-" .. tostring(id))
   i = i + 1
-  local body = '{"question": ' .. questions[(i %% #questions) + 1] .. ' ' .. i .. '"}'
+  local body = '{"question": ' .. questions[(i %% #questions) + 1] .. ' ' .. tag .. '-' .. i .. '"}'
   return wrk.format("POST", "/api/ask", {["Content-Type"] = "application/json"}, body)
 end
 done = function(summary, latency, requests)

@@ -40,7 +40,7 @@ SERVING_THREADS = 1  # one torch thread per answer: concurrent requests use the 
 # question for the same hit@3 (chosen on eval/questions.jsonl; README, "How well it answers").
 GLOSSARY_VECTOR_WEIGHT = 0.6
 # Whole answers kept per index, keyed by the question and conversation as normalised text: the example
-# questions and the common ones repeat, and an answer costs the cross-encoder ~100 ms. About 10 kB each.
+# questions and the common ones repeat, and an answer costs the cross-encoder ~140 ms. About 10 kB each.
 ANSWER_CACHE_SIZE = 512
 
 
@@ -236,10 +236,10 @@ class Answerer:
 
     @staticmethod
     def rerank_query(prepared: PreparedQuestion) -> str:
-        """What the re-ranker reads as the question: as corrected, after the earlier message a follow-up leans
-        on. Without the glossary's terms: they reach the final order through the first stage's score, and read
-        by the cross-encoder too they ranked no better (bench/rerank_tradeoff.py, "glossary" against "plain")."""
-        return f"{prepared.context} {prepared.embedding_text}" if prepared.context else prepared.embedding_text
+        """What the re-ranker reads as the question (QueryBuilder's `rerank_text`): the glossary's terms only
+        for lay words the articles never use. All of them ranked worse (the glossary maps everyday words
+        broadly, for recall), none left "I'm on warfarin" with nothing to match (bench/rerank_tradeoff.py)."""
+        return prepared.rerank_text
 
     def _question_vectors(self, prepared: PreparedQuestion) -> np.ndarray:
         """Row 0 for the question, row 1 for a follow-up's context, each with its glossary terms added."""

@@ -31,12 +31,24 @@ class Glossary:
             raise ValueError(f"{path} must map each article term to a list of lay terms")
         return cls({str(k): [str(x) for x in v] for k, v in data.items()})
 
-    def expansions(self, text: str) -> list[str]:
-        """Article terms whose lay words occur in `text`, in glossary order."""
+    def expansions(self, text: str, *, unknown_to: set[str] | None = None) -> list[str]:
+        """Article terms whose lay words occur in `text`, in glossary order. With `unknown_to` (a vocabulary),
+        only those found through a lay term with a word outside it: a word the articles never use.
+
+        >>> g = Glossary({"blood thinners": ["warfarin"], "pain": ["hurt"]})
+        >>> g.expansions("Will warfarin hurt?", unknown_to={"hurt", "will"})
+        ['blood thinners']
+        """
         lowered = text.lower().replace("\u2019", "'")
         words = set(_WORD.findall(lowered))
-        return [term for term, pattern, first in self._patterns
-                if (first is None or first & words) and pattern.search(lowered) and term.lower() not in lowered]
+        found = []
+        for term, pattern, first in self._patterns:
+            if (first is not None and not first & words) or term.lower() in lowered:
+                continue
+            matches = [m.group(0) for m in pattern.finditer(lowered)]
+            if matches and (unknown_to is None or any(set(_WORD.findall(m)) - unknown_to for m in matches)):
+                found.append(term)
+        return found
 
     def lay_words(self) -> set[str]:
         """Every single-word lay term, for spelling correction and the known-words check."""

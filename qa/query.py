@@ -67,6 +67,8 @@ class PreparedQuestion:
     retrieval_text: str = ""       # the question as searched lexically: corrected, with glossary terms
     context_text: str = ""         # the follow-up context as searched lexically
     embedding_text: str = ""       # the question as embedded: corrected; its glossary terms are added as vectors
+    rerank_text: str = ""          # what the re-ranker reads: a follow-up's context, then the corrected question,
+                                   # each with the glossary's terms for lay words the articles never use
     context_embedding_text: str = ""
     context_expansions: list[str] = field(default_factory=list)
     context_weight: float = 0.0    # its weight against the question (vaguer question, more weight)
@@ -145,12 +147,19 @@ class QueryBuilder:
         prepared.expansions = self.glossary.expansions(corrected)
         prepared.retrieval_text = _with_terms(corrected, prepared.expansions)
         prepared.embedding_text = corrected
+        prepared.rerank_text = self._with_unknown_terms(corrected)
         if prepared.context:
+            prepared.rerank_text = f"{self._with_unknown_terms(prepared.context)} {prepared.rerank_text}"
             prepared.context_weight = CONTEXT_WEIGHT_BY_SPECIFIC_TERMS.get(len(prepared.specific_terms), 0.35)
             prepared.context_expansions = self.glossary.expansions(prepared.context)
             prepared.context_text = _with_terms(prepared.context, prepared.context_expansions)
             prepared.context_embedding_text = prepared.context
         return prepared
+
+    def _with_unknown_terms(self, text: str) -> str:
+        """`text` with the glossary's terms for lay words the articles never use ("warfarin": "blood thinners"):
+        the re-ranker has nothing else to link them to the articles by; a word they use speaks for itself."""
+        return _with_terms(text, self.glossary.expansions(text, unknown_to=set(self.corpus_words)))
 
     def _unused_kinds(self, kinds: dict[str, re.Pattern], text: str) -> list[str]:
         """The kinds (of request, of topic) in `text` whose matching words the articles never use (and that

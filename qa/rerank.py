@@ -31,6 +31,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from index.store import file_sha256
+
 from .errors import RerankerModelError
 
 MODEL_NAME = "cross-encoder/ms-marco-MiniLM-L-12-v2"
@@ -72,14 +74,6 @@ def model_directory() -> Path:
     return Path(distribution.locate_file(MODEL_FOLDER))
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @lru_cache(maxsize=4)
 def _verified(directory: Path) -> str:
     """Check every model file against FILE_SHA256; the fingerprint of the checked set (cached per folder)."""
@@ -87,7 +81,7 @@ def _verified(directory: Path) -> str:
         path = directory / name
         if not path.is_file():
             raise RerankerModelError(f"The re-ranking model file {path} is missing. Run: {REINSTALL}")
-        if (found := sha256(path)) != expected:
+        if (found := file_sha256(path)) != expected:
             raise RerankerModelError(f"The re-ranking model file {path} is not the expected one (sha256 {found[:12]}..., "
                                      f"expected {expected[:12]}...). Run: {REINSTALL}")
     return hashlib.sha256("".join(FILE_SHA256[n] for n in sorted(FILE_SHA256)).encode()).hexdigest()[:16]

@@ -45,9 +45,9 @@ class RetrievalParams:
     # candidate it did not read. A passage after the first is shown only when the re-ranker read it and its
     # score is within `relevance_gap` of the first's (no filler). All three chosen in bench/rerank_tradeoff.py,
     # judged by leaving one question set out.
-    rerank_candidates: int = 12
-    rerank_weight: float = 0.1
-    relevance_gap: float = 0.6
+    rerank_candidates: int = 5
+    rerank_weight: float = 0.05
+    relevance_gap: float = 0.4
 
     def __post_init__(self):
         if self.fusion not in ("rrf", "linear"):

@@ -92,6 +92,15 @@ def write_corpus(directory: Path, files: dict[str, str] = MINI_CORPUS) -> Path:
     return directory
 
 
+def fake_index(directory: Path, files: dict[str, str]):
+    """`files` written as sources under `directory`, indexed with the fake embedder, loaded."""
+    from index import SearchIndex, build_index
+
+    sources = write_corpus(directory / "src", files)
+    build_index(sources, directory / "idx", embedder=FakeEmbedder(), log=lambda m: None, progress=False)
+    return SearchIndex.load(directory / "idx")
+
+
 @pytest.fixture
 def mini_sources(tmp_path):
     return write_corpus(tmp_path / "sources")

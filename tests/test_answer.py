@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index import SearchIndex, build_index
 from qa.abstain import FEATURES, AbstentionModel
 from qa.answerer import Answerer
 from qa.config import Settings
-from tests.conftest import FakeEmbedder, write_corpus
+from tests.conftest import FakeEmbedder, fake_index
 
 NEVER = AbstentionModel.neutral()
 ALWAYS = AbstentionModel({name: 0.0 for name in FEATURES}, bias=20.0, threshold=0.5)
@@ -24,9 +23,7 @@ FILES = {
 
 @pytest.fixture
 def index(tmp_path):
-    sources = write_corpus(tmp_path / "src", FILES)
-    build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), log=lambda m: None, progress=False)
-    return SearchIndex.load(tmp_path / "idx")
+    return fake_index(tmp_path, FILES)
 
 
 def answerer(index, abstention=NEVER, **settings):
@@ -128,9 +125,7 @@ def test_odd_inputs_never_raise(index, question):
 
 def test_index_swap_is_used_by_later_questions(index, tmp_path):
     bot = answerer(index)
-    sources = write_corpus(tmp_path / "src2", {"new.md": "# New\n\nElectroacupuncture uses a gentle current.\n"})
-    build_index(sources, tmp_path / "idx2", embedder=FakeEmbedder(), log=lambda m: None, progress=False)
-    bot.use_index(SearchIndex.load(tmp_path / "idx2"))
+    bot.use_index(fake_index(tmp_path / "two", {"new.md": "# New\n\nElectroacupuncture uses a gentle current.\n"}))
     assert bot.ask("electroacupuncture current")["passages"][0]["source_id"] == "new"
 
 

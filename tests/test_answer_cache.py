@@ -7,11 +7,10 @@ import threading
 
 import pytest
 
-from index import SearchIndex, build_index
 from qa.abstain import AbstentionModel
 from qa.answerer import AnswerCache, Answerer
 from qa.config import Settings
-from tests.conftest import FakeEmbedder, FakeReranker, write_corpus
+from tests.conftest import FakeEmbedder, FakeReranker, fake_index
 
 FILES = {
     "needles.md": "---\ntitle: Needles\n---\n## Does it hurt?\n\nMost patients feel little to no pain.\n\n## Safety\n\n"
@@ -21,9 +20,7 @@ FILES = {
 
 @pytest.fixture
 def index(tmp_path):
-    sources = write_corpus(tmp_path / "src", FILES)
-    build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), log=lambda m: None, progress=False)
-    return SearchIndex.load(tmp_path / "idx")
+    return fake_index(tmp_path, FILES)
 
 
 def make(index, **options):
@@ -62,9 +59,7 @@ def test_a_caller_changing_its_answer_does_not_change_the_cached_one(index):
 def test_an_index_swap_empties_the_cache(index, tmp_path):
     bot, _, _ = make(index)
     bot.answer("electroacupuncture current")
-    sources = write_corpus(tmp_path / "src2", {"new.md": "# New\n\nElectroacupuncture uses a gentle current.\n"})
-    build_index(sources, tmp_path / "idx2", embedder=FakeEmbedder(), log=lambda m: None, progress=False)
-    bot.use_index(SearchIndex.load(tmp_path / "idx2"))
+    bot.use_index(fake_index(tmp_path / "two", {"new.md": "# New\n\nElectroacupuncture uses a gentle current.\n"}))
     result = bot.answer("electroacupuncture current")
     assert not result.cached and result.answer["passages"][0]["source_id"] == "new"
 

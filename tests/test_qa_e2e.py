@@ -84,3 +84,31 @@ def test_cli_ask_bad_history_is_one_clear_line():
     result = subprocess.run([sys.executable, "-m", "qa", "ask", "x", "--history", "{not json"],
                             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and result.stderr.startswith("error: --history is not valid JSON")
+
+
+def test_the_real_re_ranker_leads_with_the_answer_and_adds_no_filler(real_answerer):
+    """The warfarin question of the product brief: the blood-thinner passage first, and no chemotherapy passage
+    after it (the first stage alone ends this answer with one)."""
+    from qa.rerank import CrossEncoder
+
+    assert isinstance(real_answerer.reranker, CrossEncoder)
+    result = real_answerer.answer("I'm on warfarin, is it OK?")
+    passages = result.answer["passages"]
+    assert "blood thinners" in passages[0]["text"]
+    assert not any("chemotherapy" in p["text"].lower() for p in passages)
+    assert result.retrieval.evidence.rerank_top == max(h.relevance for h in result.retrieval.hits)
+    assert set(result.features) >= {"rerank_top", "rerank_margin"}
+
+
+def test_the_abstention_model_refuses_weights_fitted_on_another_re_ranker(real_answerer):
+    from dataclasses import replace
+
+    from qa import Answerer
+    from qa.errors import AbstentionModelError
+    from tests.conftest import FakeReranker
+
+    with pytest.raises(AbstentionModelError, match="fitted on the re-ranker .* Refit it: python -m qa calibrate"):
+        Answerer(real_answerer.index, real_answerer.embedder, real_answerer.settings, reranker=FakeReranker({}))
+    with pytest.raises(AbstentionModelError, match="re-ranks with 'none'"):
+        Answerer(real_answerer.index, real_answerer.embedder, real_answerer.settings,
+                 params=replace(real_answerer.params, rerank_candidates=0))

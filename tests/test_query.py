@@ -144,3 +144,14 @@ def test_topic_words_the_articles_use_or_the_glossary_maps_do_not_count():
     assert builder.prepare("Does it help a migraine?").uncovered_topics == []
     assert builder.prepare("Does cupping leave marks?").uncovered_topics == []
     assert builder.prepare("Does it help gout?").uncovered_topics == ["other conditions"]
+
+
+def test_the_re_ranker_reads_glossary_terms_only_for_words_the_articles_never_use():
+    glossary = Glossary({"blood thinners": ["warfarin"], "pain": ["feel", "hurt"]})
+    builder = builder_for(CORPUS, glossary)
+    # "warfarin" is nowhere in the articles: the re-ranker gets their words for it. "feel" is: nothing is added.
+    assert builder.prepare("I'm on warfarin, will I feel it?").rerank_text == "I'm on warfarin, will I feel it? (blood thinners)"
+    assert builder.prepare("Will I feel it?").rerank_text == "Will I feel it?"
+    assert builder.prepare("Will I feel it?").retrieval_text == "Will I feel it? (pain)"  # BM25 still gets every term
+    follow_up = builder.prepare("Is it OK?", [{"role": "user", "content": "I take warfarin."}])
+    assert follow_up.rerank_text == "I take warfarin. (blood thinners) Is it OK?"

@@ -9,12 +9,11 @@ from importlib import metadata
 import numpy as np
 import pytest
 
-from index import SearchIndex, build_index
 from qa import rerank
 from qa.errors import RerankerModelError
 from qa.rerank import CrossEncoder
 from qa.retrieve import HybridRetriever, RetrievalParams
-from tests.conftest import FakeEmbedder, FakeReranker, write_corpus
+from tests.conftest import FakeEmbedder, FakeReranker, fake_index
 
 # Lexically, "needles" pulls the storage passage up; what answers "will the needles hurt" is the one about pain.
 FILES = {
@@ -26,9 +25,7 @@ FILES = {
 
 @pytest.fixture
 def index(tmp_path):
-    sources = write_corpus(tmp_path / "src", FILES)
-    build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), log=lambda m: None, progress=False)
-    return SearchIndex.load(tmp_path / "idx")
+    return fake_index(tmp_path, FILES)
 
 
 def search(index, text, reranker=None, **params):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from index import SearchIndex, build_index
 from qa.retrieve import HybridRetriever, RetrievalParams
-from tests.conftest import FakeEmbedder, write_corpus
+from tests.conftest import FakeEmbedder, fake_index
 
 FILES = {
     "a.md": "---\ntitle: Article A\n---\n## Safety\n\nPeople taking blood thinners should ask their doctor first. "
@@ -18,9 +17,7 @@ FILES = {
 
 @pytest.fixture
 def index(tmp_path):
-    sources = write_corpus(tmp_path / "src", FILES)
-    build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), log=lambda m: None, progress=False)
-    return SearchIndex.load(tmp_path / "idx")
+    return fake_index(tmp_path, FILES)
 
 
 def search(index, text, **params):
