@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -15,6 +23,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHARED_ARTICLES = REPO.parent / "shared" / "articles"
+# Hosts a page may talk to in the browser tests: anything else is a request that leaves the machine.
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 class FakeEmbedder:
@@ -142,3 +152,76 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+# --- a real `python app.py` for the server tests -------------------------------------------------------
+
+SERVER_START_TIMEOUT = 120  # first start builds the index and loads the model
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clinic_file(directory: Path, *, store_question_text: bool = False, rate_limit_per_minute: int | None = None) -> Path:
+    """The real clinic.toml, with feedback going into `directory` (tests write only into tmp_path)."""
+    text = (REPO / "clinic.toml").read_text(encoding="utf-8")
+    text, found = re.subn(r"(?m)^feedback_file = .*$", f"feedback_file = {json.dumps(str(directory / 'feedback.jsonl'))}", text)
+    assert found == 1, "clinic.toml has no single 'feedback_file = ...' line to redirect"
+    text, found = re.subn(r"(?m)^store_question_text = .*$", f"store_question_text = {str(store_question_text).lower()}", text)
+    assert found == 1, "clinic.toml has no single 'store_question_text = ...' line"
+    if rate_limit_per_minute is not None:
+        text, found = re.subn(r"(?m)^rate_limit_per_minute = .*$", f"rate_limit_per_minute = {rate_limit_per_minute}", text)
+        assert found == 1, "clinic.toml has no single 'rate_limit_per_minute = ...' line"
+    path = directory / "clinic.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@contextmanager
+def running_server(directory: Path, *, config: Path | None = None, extra_env: dict | None = None, **clinic):
+    """`python app.py` on a free port with its own index in `directory` and a clinic file (`config`, or the
+    real one adjusted by `clinic` keywords); yields the base URL."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = config or clinic_file(directory, **clinic)
+    env = dict(os.environ, QA_INDEX_DIR=str(directory / "index"), QA_CONFIG=str(config), **(extra_env or {}))
+    for name in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "GRADIO_WATCH_DIRS", "FORWARDED_ALLOW_IPS"):
+        env.pop(name, None)
+    log_path = directory / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"app.py exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py did not answer /healthz in {SERVER_START_TIMEOUT} s:\n"
+                            f"{log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def app_module():
+    """app.py, imported in the test process (cheap: it loads nothing until asked)."""
+    import app
+
+    return app

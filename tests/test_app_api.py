@@ -1,7 +1,7 @@
 """The web server as clients see it: a real `python app.py` process, its JSON API and its health check.
 
-One server per module builds its own index (real model) in a temporary directory. `running_server`
-is shared with test_browser.py. The last tests check app.py's small pure helpers directly.
+One server per module builds its own index (real model) in a temporary directory (`running_server`, in
+conftest.py). The last tests check the server's small pure helpers directly.
 """
 
 from __future__ import annotations
@@ -9,81 +9,20 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
-import time
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import REPO
+from server.api import health
+from server.chat import chat_message, plain_history, question_before, rating_of, respond, source_ids_of
+from server.feedback import FeedbackLog
+from tests.conftest import REPO, FakeEmbedder, clinic_file, running_server, write_corpus
 
-START_TIMEOUT = 120  # first start builds the index and loads the model
 MAX_BODY = 64 * 1024
 DISCLAIMER_START = "This is educational information"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def clinic_file(directory: Path, *, store_question_text: bool = False, rate_limit_per_minute: int | None = None) -> Path:
-    """The real clinic.toml, with feedback going into `directory` (tests write only into tmp_path)."""
-    text = (REPO / "clinic.toml").read_text(encoding="utf-8")
-    text, found = re.subn(r"(?m)^feedback_file = .*$", f"feedback_file = {json.dumps(str(directory / 'feedback.jsonl'))}", text)
-    assert found == 1, "clinic.toml has no single 'feedback_file = ...' line to redirect"
-    text, found = re.subn(r"(?m)^store_question_text = .*$", f"store_question_text = {str(store_question_text).lower()}", text)
-    assert found == 1, "clinic.toml has no single 'store_question_text = ...' line"
-    if rate_limit_per_minute is not None:
-        text, found = re.subn(r"(?m)^rate_limit_per_minute = .*$", f"rate_limit_per_minute = {rate_limit_per_minute}", text)
-        assert found == 1, "clinic.toml has no single 'rate_limit_per_minute = ...' line"
-    path = directory / "clinic.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-@contextmanager
-def running_server(directory: Path, *, config: Path | None = None, extra_env: dict | None = None, **clinic):
-    """`python app.py` on a free port with its own index in `directory` and a clinic file (`config`, or the
-    real one adjusted by `clinic` keywords); yields the base URL."""
-    directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config = config or clinic_file(directory, **clinic)
-    env = dict(os.environ, QA_INDEX_DIR=str(directory / "index"), QA_CONFIG=str(config), **(extra_env or {}))
-    for name in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "GRADIO_WATCH_DIRS", "FORWARDED_ALLOW_IPS"):
-        env.pop(name, None)
-    log_path = directory / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"app.py exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer /healthz in {START_TIMEOUT} s:\n{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -116,17 +55,43 @@ def source_body(source_id: str) -> str:
 
 # --- importing is cheap -----------------------------------------------------------------------------
 
-def test_importing_app_loads_no_model_and_starts_no_server():
+def test_importing_app_loads_no_model_and_starts_no_server(tmp_path):
     code = (
         "import sys, app\n"
-        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules]\n"
+        "loaded = [m for m in ('gradio', 'fastapi', 'qa', 'index', 'faiss', 'onnxruntime', 'torch',\n"
+        "                      'sentence_transformers', 'transformers') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+        "assert app.demo is not None and app.demo is app.demo  # the page, built once, on first use\n"
+        "heavy = [m for m in ('onnxruntime', 'torch', 'sentence_transformers', 'transformers') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
-        "assert not app.ANSWERERS.loaded\n"
-        "assert app.demo is not None\n"
     )
+    env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_CONFIG=str(clinic_file(tmp_path)))
     # An import that started a server would never return.
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=90)
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "index").exists()  # nor did building the page read or build the index
+
+
+BAD_CLINIC_FILES = {
+    "a wrong type": ('[widget]\nrate_limit_per_minute = "many"\n', "rate_limit_per_minute must be a whole number"),
+    "a bad origin": ('[widget]\nallowed_origins = ["https://example.org/chat"]\n', "is not an origin"),
+    "bad TOML": ("[widget\n", "is not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("text, says", BAD_CLINIC_FILES.values(), ids=BAD_CLINIC_FILES.keys())
+def test_a_bad_clinic_file_stops_the_start_with_one_line_but_not_an_import(tmp_path, text, says):
+    (tmp_path / "clinic.toml").write_text(text, encoding="utf-8")
+    env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_CONFIG=str(tmp_path / "clinic.toml"))
+    imported = subprocess.run([sys.executable, "-c", "import app"], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=90)
+    assert imported.returncode == 0, imported.stderr
+    started = subprocess.run([sys.executable, "app.py", "--port", "1"], cwd=REPO, env=env, capture_output=True,
+                             text=True, timeout=90)
+    assert started.returncode == 1
+    assert started.stderr.startswith("Cannot start the chat: ") and says in started.stderr
+    assert len(started.stderr.strip().splitlines()) == 1, started.stderr
+    assert not (tmp_path / "index").exists()
 
 
 # --- answers ------------------------------------------------------------------------------------------
@@ -287,28 +252,21 @@ def test_chat_page_is_served_at_root(client):
     assert client.get("/docs").status_code == 404  # Swagger UI would load from a CDN
 
 
-# --- pure helpers of app.py (no server, no model) -----------------------------------------------------
+# --- pure helpers of the server (no server, no model) --------------------------------------------------
 
-@pytest.fixture(scope="module")
-def app_module():
-    import app
-
-    return app
-
-
-def test_gradio_message_parts_become_plain_text(app_module):
+def test_gradio_message_parts_become_plain_text():
     history = [
         {"role": "user", "content": [{"type": "text", "text": "I take blood thinners."}]},
         {"role": "assistant", "content": "Noted.", "metadata": None},
         {"role": "system", "content": "dropped"},
         {"role": "user", "content": [{"type": "file", "file": {"path": "x.png"}}, {"type": "text", "text": "and this"}]},
     ]
-    assert app_module.plain_history(history) == [
+    assert plain_history(history) == [
         {"role": "user", "content": "I take blood thinners."},
         {"role": "assistant", "content": "Noted."},
         {"role": "user", "content": "and this"},
     ]
-    assert app_module.plain_history(None) == []
+    assert plain_history(None) == []
 
 
 def _answer(**overrides):
@@ -318,31 +276,63 @@ def _answer(**overrides):
     return answer | overrides
 
 
-def test_chat_message_marks_safety_and_carries_the_cited_sources(app_module):
-    message = app_module.chat_message(_answer(safety={"level": "emergency", "message": "**Call 911.**"}, abstained=True))
+def test_chat_message_marks_safety_and_carries_the_cited_sources():
+    message = chat_message(_answer(safety={"level": "emergency", "message": "**Call 911.**"}, abstained=True))
     assert message.startswith('<div class="qa-answer qa-safety qa-safety-emergency"')
     assert "\n\n**Call 911.**\n\nText\n\n</div>" in message
-    assert app_module.source_ids_of(message, {"b", "c"}) == ["b", "c"]
-    assert app_module.source_ids_of(message, {"b"}) == ["b"]  # ids the index does not know are dropped
-    assert 'class="qa-answer qa-abstained"' in app_module.chat_message(_answer(abstained=True))
-    assert app_module.source_ids_of("no attribute here", {"b"}) == []
-    assert app_module.source_ids_of('data-sources="{&quot;a&quot;: 1}"', {"a"}) == []
+    assert source_ids_of(message, {"b", "c"}) == ["b", "c"]
+    assert source_ids_of(message, {"b"}) == ["b"]  # ids the index does not know are dropped
+    assert 'class="qa-answer qa-abstained"' in chat_message(_answer(abstained=True))
+    assert source_ids_of("no attribute here", {"b"}) == []
+    assert source_ids_of('data-sources="{&quot;a&quot;: 1}"', {"a"}) == []
 
 
-def test_question_before_finds_the_visitor_message(app_module):
+class RecordingAnswerer:
+    """Answers every question with `answer`, recording what it was asked."""
+
+    def __init__(self, answer: dict):
+        self.answer, self.asked = answer, []
+
+    def ask(self, question, history):
+        self.asked.append((question, history))
+        return self.answer
+
+
+def test_respond_asks_with_plain_text_and_shows_the_answer_as_a_chat_message():
+    answerer = RecordingAnswerer(_answer())
+    history = [{"role": "user", "content": [{"type": "text", "text": "I take blood thinners."}]},
+               {"role": "assistant", "content": "Noted."}]
+    reply = respond({"text": "Can I still get it?", "files": []}, history, answerer)
+    assert reply == chat_message(_answer())
+    assert answerer.asked == [("Can I still get it?", [{"role": "user", "content": "I take blood thinners."},
+                                                      {"role": "assistant", "content": "Noted."}])]
+    assert respond("Hi", None, answerer) == reply and answerer.asked[-1] == ("Hi", [])
+
+
+def test_health_reports_the_index_it_is_given(tmp_path):
+    from index import SearchIndex, build_index
+
+    build_index(write_corpus(tmp_path / "sources"), tmp_path / "index", embedder=FakeEmbedder(), log=lambda _m: None,
+                progress=False)
+    index = SearchIndex.load(tmp_path / "index")
+    assert health(index) == {"status": "ok", "passages": len(index.passages), "sources": 2, "model": "fake-bow-64"}
+    assert health(index)["passages"] == index.manifest["passages"]
+
+
+def test_question_before_finds_the_visitor_message():
     history = [{"role": "user", "content": "first"}, {"role": "assistant", "content": "a1"},
                {"role": "user", "content": [{"type": "text", "text": "second"}]}, {"role": "assistant", "content": "a2"}]
-    assert app_module.question_before(history, 1) == "first"
-    assert app_module.question_before(history, 3) == "second"
-    assert app_module.question_before(history, (0, 1)) is None
+    assert question_before(history, 1) == "first"
+    assert question_before(history, 3) == "second"
+    assert question_before(history, (0, 1)) is None
 
 
-def test_rating_of_like_data(app_module):
-    assert [app_module.rating_of(v) for v in (True, False, "Like", "Dislike", "")] == ["up", "down", "up", "down", None]
+def test_rating_of_like_data():
+    assert [rating_of(v) for v in (True, False, "Like", "Dislike", "")] == ["up", "down", "up", "down", None]
 
 
-def test_feedback_stores_no_question_text_unless_the_clinic_opts_in(app_module, tmp_path):
-    private = app_module.FeedbackLog(tmp_path / "new" / "feedback.jsonl", store_question_text=False)
+def test_feedback_stores_no_question_text_unless_the_clinic_opts_in(tmp_path):
+    private = FeedbackLog(tmp_path / "new" / "feedback.jsonl", store_question_text=False)
     private.record("up", ["a"], "I take warfarin")
     private.record("down", [], None)
     lines = [json.loads(line) for line in private.path.read_text(encoding="utf-8").splitlines()]
@@ -350,7 +340,7 @@ def test_feedback_stores_no_question_text_unless_the_clinic_opts_in(app_module, 
     assert [(line["rating"], line["source_ids"]) for line in lines] == [("up", ["a"]), ("down", [])]
     assert "warfarin" not in private.path.read_text(encoding="utf-8")
 
-    opted_in = app_module.FeedbackLog(tmp_path / "opted.jsonl", store_question_text=True)
+    opted_in = FeedbackLog(tmp_path / "opted.jsonl", store_question_text=True)
     assert opted_in.record("up", ["a"], "I take warfarin")["question"] == "I take warfarin"
 
 

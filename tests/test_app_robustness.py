@@ -1,5 +1,5 @@
 """The server when things go wrong: a rebuild while it answers, a corrupt index, a missing model
-package, and fuzzed requests. Real `python app.py` processes (see tests/test_app_api.py)."""
+package, and fuzzed requests. Real `python app.py` processes (`running_server`, in conftest.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import REPO
-from tests.test_app_api import clinic_file, running_server
+from tests.conftest import REPO, clinic_file, running_server
 
 
 def copy_sources(tmp_path):

@@ -12,10 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import CHROMIUM, REPO
-from tests.test_app_api import running_server
+from tests.conftest import CHROMIUM, LOCAL_HOSTS, REPO, running_server
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 ANSWER_TIMEOUT = 60_000  # ms; the first answer warms the model up
 DISCLAIMER_START = "This is educational information"
 

@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conftest import REPO
-from tests.test_app_api import running_server
-from tests.conftest import CHROMIUM
-from tests.test_browser import LOCAL_HOSTS
+from qa import ConfigError
+from server import guard
+from server.guard import OriginAllowList, RateLimiter
+from tests.conftest import CHROMIUM, LOCAL_HOSTS, REPO, running_server
 
 EXAMPLE = REPO / "examples" / "clinic-site" / "index.html"
 SNIPPET = '<script src="http://127.0.0.1:7860/widget.js" defer></script>'
@@ -207,42 +207,35 @@ def test_no_cookies_anywhere(http, deployment):
     assert not [r.url for r in responses if "set-cookie" in r.headers]
 
 
-# --- pure parts of app.py (no server) -------------------------------------------------------------------
+# --- pure parts of the server (no server) ---------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def app_module():
-    import app
-
-    return app
-
-
-def test_app_examples_in_docstrings(app_module):
-    failures, tried = doctest.testmod(app_module)
+def test_guard_examples_in_docstrings():
+    failures, tried = doctest.testmod(guard)
     assert tried >= 9 and failures == 0
 
 
-def test_origin_patterns(app_module):
-    allowed = app_module.OriginAllowList(["http://localhost:*", "HTTPS://Clinic.Example.org/", "https://*.example.net"])
+def test_origin_patterns():
+    allowed = OriginAllowList(["http://localhost:*", "HTTPS://Clinic.Example.org/", "https://*.example.net"])
     assert allowed.patterns == ("http://localhost:*", "https://clinic.example.org", "https://*.example.net")
     assert allowed.allows("http://localhost:8000") and allowed.allows("https://clinic.example.org")
     assert allowed.allows("https://a.b.example.net")
     assert not allowed.allows("https://clinic.example.org:8443") and not allowed.allows("https://example.net")
     assert not allowed.allows("http://clinic.example.org") and not allowed.allows("https://evilexample.net")
-    nothing = app_module.OriginAllowList([])
+    nothing = OriginAllowList([])
     assert not nothing.allows("http://localhost:8000") and nothing.frame_ancestors() == "'self'"
     for bad in ("*", "localhost:8000", "https://example.org/chat", "ftp://example.org", "https://exa mple.org",
                 "http://localhost:99999", "https://example.org:*8", "javascript:alert(1)"):
-        with pytest.raises(app_module.ConfigError, match="allowed_origins"):
-            app_module.OriginAllowList([bad])
+        with pytest.raises(ConfigError, match="allowed_origins"):
+            OriginAllowList([bad])
 
 
-def test_rate_limiter_counts_concurrent_requests_and_zero_turns_it_off(app_module):
-    limiter = app_module.RateLimiter(5)
+def test_rate_limiter_counts_concurrent_requests_and_zero_turns_it_off():
+    limiter = RateLimiter(5)
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         waits = list(pool.map(lambda _: limiter.acquire("192.0.2.1")[0], range(40)))
     assert waits.count(0) == 5 and all(1 <= w <= 60 for w in waits if w)
     assert limiter.acquire("192.0.2.2")[0] == 0  # another client has its own count
-    off = app_module.RateLimiter(0)
+    off = RateLimiter(0)
     assert {off.acquire("192.0.2.1")[0] for _ in range(1000)} == {0}
 
 

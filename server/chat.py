@@ -1,0 +1,217 @@
+"""The chat page at `/`: a Gradio chat whose replies are the answers' Markdown, with example questions, the
+disclaimer, a privacy note, and thumbs up/down that go to the feedback log.
+
+`respond(message, history, answerer)` is the chat's reply, pure: Gradio's message and history in, the
+answer's Markdown out, in a <div> that carries the cited source ids. `build_demo` builds the page, which
+is cheap: the answerer loads on the first question (or before, in `python app.py`). Served mounted in
+app.py's FastAPI app, or by `gradio app.py` in reload mode, with the same `PAGE_OPTIONS` both ways.
+System fonts only, no share button, no flagging, no chat history kept in the browser.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+from typing import Any
+
+import gradio as gr
+
+from index import SearchIndexError
+from qa import Answerer, QAError, Settings
+from qa.questionset import SAFETY_LEVELS
+
+from . import WEB_DIR
+from .api import ROLES
+from .feedback import FeedbackLog
+from .loader import LazyAnswerer, not_ready_message
+
+CONCURRENT_ANSWERS = 8
+# System fonts only: the default theme would fetch web fonts from Google.
+THEME = gr.themes.Default(primary_hue="blue", font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+# How the chat page is served, whether mounted in our FastAPI app or launched by `gradio app.py`.
+PAGE_OPTIONS = dict(theme=THEME, css_paths=[WEB_DIR / "chat.css"], ssr_mode=False, footer_links=[], run_history=False)
+
+
+_SOURCES_ATTR = re.compile(r'data-sources="([^"]*)"')
+
+
+def message_text(content: Any) -> str:
+    """Plain text of a chat message, whose content Gradio sends as a string or a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return content["text"] if isinstance(content.get("text"), str) else ""
+    if isinstance(content, (list, tuple)):
+        return "\n".join(text for part in content if (text := message_text(part)))
+    return ""
+
+
+def plain_history(history: list | None) -> list[dict]:
+    """Gradio's chat history as the answerer takes it: [{"role", "content": str}], other roles dropped."""
+    turns = []
+    for message in history or []:
+        if isinstance(message, dict) and message.get("role") in ROLES:
+            turns.append({"role": message["role"], "content": message_text(message.get("content"))})
+    return turns
+
+
+def cited_source_ids(answer: dict) -> list[str]:
+    """Source ids an answer cites (its passages, then the other articles that say the same), no repeats."""
+    ids = []
+    for passage in answer["passages"]:
+        ids.append(passage["source_id"])
+        ids += [other["source_id"] for other in passage.get("also_in", [])]
+    return list(dict.fromkeys(ids))
+
+
+def chat_message(answer: dict) -> str:
+    """The answer's Markdown in a <div> whose classes let CSS style safety messages and abstentions.
+
+    The cited source ids ride along in a data attribute, so a thumbs up/down can be recorded with them
+    without the server remembering anything about the conversation.
+    """
+    classes = ["qa-answer"]
+    safety = answer.get("safety")
+    if safety:
+        level = safety.get("level")
+        classes += ["qa-safety"] + ([f"qa-safety-{level}"] if level in SAFETY_LEVELS else [])
+    elif answer["abstained"]:
+        classes.append("qa-abstained")
+    sources = html.escape(json.dumps(cited_source_ids(answer)), quote=True)
+    # Blank lines around the Markdown: without them the renderer treats it as raw HTML, not Markdown.
+    return f'<div class="{" ".join(classes)}" data-sources="{sources}">\n\n{answer["answer_markdown"]}\n\n</div>'
+
+
+def source_ids_of(message: str, known: set[str]) -> list[str]:
+    """The source ids stored by `chat_message`; ids the index does not know are dropped (the browser sent them)."""
+    found = _SOURCES_ATTR.search(message)
+    if not found:
+        return []
+    try:
+        ids = json.loads(html.unescape(found.group(1)))
+    except ValueError:
+        return []
+    if not isinstance(ids, list):
+        return []
+    return [i for i in dict.fromkeys(ids) if isinstance(i, str) and i in known]
+
+
+def question_before(history: list | None, index: Any) -> str | None:
+    """The visitor's message just before the assistant message at `index` in the chat."""
+    if not isinstance(history, list) or not isinstance(index, int):
+        return None
+    for message in reversed(history[:index]):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return message_text(message.get("content")) or None
+    return None
+
+
+def rating_of(liked: bool | str) -> str | None:
+    """'up' / 'down' from Gradio's like data; None when a thumb was un-clicked."""
+    if liked is True or liked == "Like":
+        return "up"
+    if liked is False or liked == "Dislike":
+        return "down"
+    return None
+
+
+def respond(message: Any, history: list | None, answerer: Answerer) -> str:
+    """The chat's reply to `message` after `history` (both as Gradio sends them), answered by `answerer`."""
+    return chat_message(answerer.ask(message_text(message), plain_history(history)))
+
+
+def build_demo(settings: Settings, answerers: LazyAnswerer, feedback: FeedbackLog) -> gr.Blocks:
+    """The chat page. Cheap: nothing here loads the model or the index."""
+
+    def reply(message: str, history: list) -> str:
+        try:
+            answerer = answerers.get()
+        except (SearchIndexError, QAError) as exc:
+            raise gr.Error(not_ready_message(exc)) from exc
+        return respond(message, history, answerer)
+
+    def on_like(history: list, data: gr.LikeData) -> None:
+        rating = rating_of(data.liked)
+        if rating is None or not answerers.loaded:
+            return
+        known = set(answerers.get().index.source_ids)
+        ids = source_ids_of(message_text(data.value), known)
+        try:
+            feedback.record(rating, ids, question_before(history, data.index))
+        except OSError as exc:
+            print(f"Could not write feedback to {feedback.path}: {exc}", file=sys.stderr, flush=True)
+            gr.Warning("Sorry, your feedback could not be saved.")
+
+    with gr.Blocks(title=settings.clinic_name, analytics_enabled=False) as demo:
+        gr.HTML(header_html(settings), elem_id="qa-header", js_on_load=None)
+        chatbot = gr.Chatbot(
+            show_label=False,
+            elem_id="qa-chat",
+            height=None,  # grows with the conversation, then scrolls
+            min_height=380,
+            max_height="72vh",
+            layout="bubble",
+            feedback_options=("Like", "Dislike"),
+            sanitize_html=True,
+            allow_tags=False,
+            latex_delimiters=[],  # articles mention dollars; never typeset them as maths
+            buttons=["copy"],  # no "share": it posts to an outside site
+            placeholder=placeholder_html(),
+        )
+        textbox = gr.Textbox(
+            placeholder="Type your question here",
+            show_label=False,
+            lines=1,
+            max_lines=4,
+            submit_btn="Ask",
+            autofocus=True,
+            elem_id="qa-input",
+        )
+        gr.ChatInterface(
+            reply,
+            chatbot=chatbot,
+            textbox=textbox,
+            examples=list(settings.examples[:6]),
+            run_examples_on_click=True,
+            cache_examples=False,  # caching would answer the examples at startup, loading the model
+            save_history=False,  # no chat history kept in the browser
+            flagging_mode="never",  # Gradio's flagging would store whole conversations
+            analytics_enabled=False,
+            autofocus=True,
+            fill_height=False,
+            api_name="chat",
+        )
+        chatbot.like(on_like, inputs=chatbot, outputs=None, api_visibility="private", show_progress="hidden")
+        gr.HTML(footer_html(settings), elem_id="qa-footer", js_on_load=None)
+    demo.queue(default_concurrency_limit=CONCURRENT_ANSWERS)
+    return demo
+
+
+def header_html(settings: Settings) -> str:
+    return (
+        '<header class="qa-header">'
+        f"<h1>{html.escape(settings.clinic_name)}</h1>"
+        "<p>Ask about acupuncture for peripheral neuropathy. Every answer quotes a small library of articles word for word "
+        "and names its sources; when they don't cover a question, it says so.</p>"
+        "</header>"
+    )
+
+
+def placeholder_html() -> str:
+    return "<p class='qa-placeholder'>Pick a question below or type your own.</p>"
+
+
+def footer_html(settings: Settings) -> str:
+    privacy = (
+        "Your questions are stored with feedback (thumbs up/down) to improve this service."
+        if settings.store_question_text
+        else "Nothing you type is stored. Thumbs up/down keeps only the rating and the sources cited."
+    )
+    return (
+        '<footer class="qa-footer">'
+        f'<p class="qa-disclaimer" role="note"><strong>Medical disclaimer.</strong> {html.escape(settings.disclaimer)}</p>'
+        f'<p class="qa-privacy">{html.escape(privacy)}</p>'
+        "</footer>"
+    )
