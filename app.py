@@ -18,7 +18,6 @@ CDN-hosted API docs are all off.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -88,12 +87,14 @@ def factory() -> FastAPI:
 # --- command line -------------------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None = None, environ: dict | None = None) -> argparse.Namespace:
-    env = os.environ if environ is None else environ
+    from index.environment import server_address
+
+    name, port = server_address(environ)
     parser = argparse.ArgumentParser(prog="python app.py", description="Serve the acupuncture & neuropathy Q&A chat.")
-    parser.add_argument("--host", default=env.get("GRADIO_SERVER_NAME") or DEFAULT_HOST,
+    parser.add_argument("--host", default=name or DEFAULT_HOST,
                         help=f"address to listen on (default: GRADIO_SERVER_NAME or {DEFAULT_HOST}; "
                              "0.0.0.0 makes it reachable from other machines)")
-    parser.add_argument("--port", default=env.get("GRADIO_SERVER_PORT") or str(DEFAULT_PORT),
+    parser.add_argument("--port", default=port or str(DEFAULT_PORT),
                         help=f"port (default: GRADIO_SERVER_PORT or {DEFAULT_PORT})")
     args = parser.parse_args(argv)
     if not (args.port.isdigit() and 1 <= int(args.port) <= 65535):
@@ -104,6 +105,7 @@ def parse_args(argv: list[str] | None = None, environ: dict | None = None) -> ar
 
 def main(argv: list[str] | None = None) -> int:
     from index import SearchIndexError
+    from index.environment import gradio_reload_mode
     from qa import ConfigError, QAError, load_settings
     from server.chat import PAGE_OPTIONS
     from server.guard import OriginAllowList
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SearchIndexError, QAError) as exc:
         print(f"Cannot start the chat: {exc}", file=sys.stderr)
         return 1
-    if os.environ.get("GRADIO_WATCH_DIRS"):  # started by `gradio app.py`: Gradio serves and reloads the page
+    if gradio_reload_mode():  # started by `gradio app.py`: Gradio serves and reloads the page
         global demo  # Gradio's reloader finds the page it serves by this name
         demo = chat_page(settings, answerers)
         demo.launch(server_name=args.host, server_port=args.port, share=False, **PAGE_OPTIONS)

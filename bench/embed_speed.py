@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds, passage_count = (1, 64) if args.quick else (4, 256)
     print_header("Query embedding speed", "quick" if args.quick else "full")
 
-    from qa.questionset import load_questions
+    from qa.eval.questionset import load_questions
 
     questions = [q.question for q in load_questions(QUESTIONS)]
     passages = _passage_texts(passage_count)

@@ -4,7 +4,7 @@
 
 A re-ranker can only promote a passage the first stage hands it, so what counts is recall@k: the
 share of answerable questions (eval/questions.jsonl, eval/holdout.jsonl, eval/calibration.jsonl)
-with an answering passage (`qa.metrics.is_hit` on its text) among the stage's first k = 10, 20, 30
+with an answering passage (`qa.eval.metrics.is_hit` on its text) among the stage's first k = 10, 20, 30
 candidates, and among all of them (recall@pool; "pool" is the mean number of candidates, what a
 re-ranker reading them all would score). Questions no passage of the index answers are listed and
 count as misses. Stages, each over the index `Answerer.load()` serves (built, or waited for, if stale):
@@ -181,7 +181,7 @@ def make_query(answerer, first_stage, bge: BgeEmbedder, question) -> Query:
     """A question prepared, embedded and BM25-scored as `Answerer.answer` and `HybridRetriever.search` do;
     `first_stage` is a HybridRetriever without a re-ranker."""
     from index import lexical
-    from qa.metrics import is_hit
+    from qa.eval.metrics import is_hit
 
     engine = answerer._engine
     index = engine.index
@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     from index import dense
     from qa import Answerer
     from qa.abstain import AbstentionModel
-    from qa.questionset import load_questions
+    from qa.eval.questionset import load_questions
     from qa.retrieve import HybridRetriever
 
     # The first stage never reads the abstention weights, which may be stale while being refitted.

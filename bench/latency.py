@@ -13,7 +13,7 @@ question in rotating order so that changes in the machine's load hit all paths a
 - full: `Answerer.answer`, the whole pipeline (preparation, safety, hybrid retrieval, re-ranking,
   abstention, composition), with the answer cache off;
 - full (cached): the same question asked again, served from the answer cache;
-- naive: `qa.systems.NaiveDenseBaseline` (paragraph chunks, dense top 3, an answer object).
+- naive: `qa.eval.baselines.NaiveDenseBaseline` (paragraph chunks, dense top 3, an answer object).
 
 4 rounds of the 128 questions give 512 samples per path (--quick: 1 round, 128). Printed:
 p50/p95 per path and the ratio full/floor at p50 (targets: full p50 <= 250 ms, p95 <= 500 ms,
@@ -190,9 +190,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from index import dense
     from qa import Answerer, load_settings
-    from qa.questionset import load_questions
+    from qa.eval.questionset import load_questions
     from qa.retrieve import HybridRetriever
-    from qa.systems import NaiveDenseBaseline
+    from qa.eval.baselines import NaiveDenseBaseline
 
     memory = [("imports", _common.memory_mb())]
     questions = load_questions(QUESTIONS)

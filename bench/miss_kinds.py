@@ -26,8 +26,8 @@ import _common
 from _common import REPO_ROOT, table
 
 from qa.answerer import Answerer
-from qa.metrics import is_hit
-from qa.questionset import load_questions
+from qa.eval.metrics import is_hit
+from qa.eval.questionset import load_questions
 
 SETS = {"tuning": REPO_ROOT / "eval" / "questions.jsonl", "held-out": REPO_ROOT / "eval" / "holdout.jsonl",
         "calibration": REPO_ROOT / "eval" / "calibration.jsonl"}

@@ -44,11 +44,12 @@ from pathlib import Path
 import _common
 from _common import REPO_ROOT, print_header, table
 
-from qa.abstain import AbstentionModel, choose_l2
+from qa.abstain import AbstentionModel
+from qa.eval.abstention_fit import choose_l2
 from qa.answerer import Answerer
 from qa.config import load_settings
-from qa.metrics import emphasis_holds_answer, is_hit
-from qa.questionset import load_questions
+from qa.eval.metrics import emphasis_holds_answer, is_hit
+from qa.eval.questionset import load_questions
 from qa.rerank import CrossEncoder
 from qa.retrieve import RetrievalParams
 

@@ -374,7 +374,7 @@ def _run_worker(*args: str, script: str = __file__) -> object:
 def _setup(directory: Path, throughput_sample: int) -> float:
     """Pool sentences and their vectors, question vectors; returns the real embedding rate (passages/s)."""
     from index import SentenceTransformerEmbedder
-    from qa.questionset import load_questions
+    from qa.eval.questionset import load_questions
 
     pool = source_sentences()
     questions = [q.question for path in (QUESTIONS, HOLDOUT) for q in load_questions(path)]

@@ -58,7 +58,7 @@ def worker_serve(index_dir: Path) -> dict:
     from index import SearchIndex
     from qa.answerer import SERVING_THREADS, Answerer, serving_embedder
     from qa.config import load_settings
-    from qa.questionset import load_questions
+    from qa.eval.questionset import load_questions
 
     steps.append(("+ our modules", _common.memory_mb()["rss"]))
     settings = load_settings()

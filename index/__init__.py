@@ -8,25 +8,33 @@ Public API:
     SentenceTransformerEmbedder()                       the packaged all-MiniLM-L6-v2 (embedder.py)
 """
 
-from .build import BuildReport, build_index, describe, open_index, stale_reasons
-from .embedder import MODEL_NAME, Embedder, SentenceTransformerEmbedder
-from .errors import (
-    BuildLockedError,
-    IndexCorruptError,
-    IndexMismatchError,
-    IndexMissingError,
-    ModelNotInstalledError,
-    SearchIndexError,
-    SourcesError,
-)
-from .passages import Passage, Sentence, split_sentences
-from .search_index import SearchIndex
-from .settings import IndexSettings
-from .sources import Corpus, Document, load_corpus
+from importlib import import_module
 
-__all__ = [
-    "BuildLockedError", "BuildReport", "Corpus", "Document", "Embedder", "IndexCorruptError", "IndexMismatchError",
-    "IndexMissingError", "IndexSettings", "MODEL_NAME", "ModelNotInstalledError", "Passage", "SearchIndex",
-    "SearchIndexError", "Sentence", "SentenceTransformerEmbedder", "SourcesError", "build_index", "describe",
-    "load_corpus", "open_index", "split_sentences", "stale_reasons",
-]
+# name -> the module that defines it. Loaded on first use (PEP 562), so that importing one light module of
+# the package (index.environment, say) does not import FAISS, numpy and BM25 with it.
+_EXPORTS = {
+    "BuildReport": "build", "build_index": "build", "describe": "build", "open_index": "build", "stale_reasons": "build",
+    "MODEL_NAME": "embedder", "Embedder": "embedder", "SentenceTransformerEmbedder": "embedder",
+    "BuildLockedError": "errors", "IndexCorruptError": "errors", "IndexMismatchError": "errors",
+    "IndexMissingError": "errors", "ModelNotInstalledError": "errors", "SearchIndexError": "errors",
+    "SourcesError": "errors",
+    "Passage": "passages", "Sentence": "passages", "split_sentences": "passages",
+    "SearchIndex": "search_index",
+    "IndexSettings": "settings",
+    "Corpus": "sources", "Document": "sources", "load_corpus": "sources",
+}
+_SUBMODULES = {"dense", "lexical", "store", "onnx_embedder", "environment", "build", "embedder", "errors", "passages",
+               "search_index", "settings", "sources"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value

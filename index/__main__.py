@@ -14,18 +14,20 @@ from .build import build_index, describe
 from .embedder import SentenceTransformerEmbedder
 from .errors import SearchIndexError
 from .search_index import SearchIndex
-from .settings import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, IndexSettings
+from .environment import index_dir, sources_dir
+from .settings import IndexSettings
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m index", description="Build and inspect the search index.")
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build or refresh the index (only changed sources are re-embedded)")
-    build.add_argument("--sources", default=str(DEFAULT_SOURCES), help="directory or single file of sources (default: %(default)s)")
-    build.add_argument("--out", default=str(DEFAULT_INDEX_DIR), help="index directory (default: %(default)s)")
+    # The defaults honour QA_SOURCES_DIR and QA_INDEX_DIR, as the server does: a rebuild lands where it serves from.
+    build.add_argument("--sources", default=str(sources_dir()), help="directory or single file of sources (default: QA_SOURCES_DIR or %(default)s)")
+    build.add_argument("--out", default=str(index_dir()), help="index directory (default: QA_INDEX_DIR or %(default)s)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     info = commands.add_parser("info", help="print the index manifest")
-    info.add_argument("--out", default=str(DEFAULT_INDEX_DIR), help="index directory (default: %(default)s)")
+    info.add_argument("--out", default=str(index_dir()), help="index directory (default: QA_INDEX_DIR or %(default)s)")
     info.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
     return parser
 

@@ -15,6 +15,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from .environment import stay_offline
 from .errors import ModelNotInstalledError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -56,9 +57,7 @@ class SentenceTransformerEmbedder:
         questions: a second OpenMP thread gains nothing at p50 and stalls for tens to hundreds of
         milliseconds whenever the other core is busy (bench/RESULTS.md, "Query embedding speed")."""
         path = model_path()
-        # Offline before import: a hub lookup would hang behind a clinic firewall.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        stay_offline()  # before import: a hub lookup would hang behind a clinic firewall
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 

@@ -41,9 +41,9 @@ import numpy as np
 
 from .embedder import MODEL_NAME, PROGRESS_ABOVE, model_path
 from .errors import ModelNotInstalledError, SearchIndexError
-from .settings import REPO_ROOT
+from .environment import ONNX_CACHE_DIR
 
-DEFAULT_CACHE_DIR = REPO_ROOT / "var" / "onnx"
+DEFAULT_CACHE_DIR = ONNX_CACHE_DIR
 MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of the model; sentence-transformers truncates there too
 OPSET = 17
 EXPORT_FORMAT = 1  # bump when the export below changes, so old cached files are not reused

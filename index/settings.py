@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from .dense import APPROXIMATE_ABOVE
+from .environment import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, REPO_ROOT
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,4 @@ class IndexSettings:
         return cls(**known)
 
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCES = REPO_ROOT / "sources"
-DEFAULT_INDEX_DIR = REPO_ROOT / "var" / "index"
+__all__ = ["DEFAULT_INDEX_DIR", "DEFAULT_SOURCES", "REPO_ROOT", "IndexSettings"]

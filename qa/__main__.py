@@ -66,12 +66,12 @@ def _ask(args) -> None:
 
 def _evaluate(args) -> int:
     from .config import load_settings
-    from .evaluate import evaluate, settings_for
-    from .report import summary_table
+    from .eval.evaluate import evaluate, settings_for
+    from .eval.report import summary_table
 
     settings = settings_for(load_settings(), sources=args.sources, index=args.index)
     if args.beir:
-        from .beir import evaluate_beir
+        from .eval.beir import evaluate_beir
 
         evaluate_beir(args.beir, args.out, index_dir=args.index, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr))
         from pathlib import Path
@@ -95,7 +95,7 @@ def _calibrate(args) -> None:
 
     from .abstain import MODEL_FILE, AbstentionModel
     from .answerer import Answerer
-    from .calibrate import calibrate
+    from .eval.calibrate import calibrate
 
     if not 0 <= args.max_false_abstention < 1:
         raise QAError(f"--max-false-abstention must be between 0 and 1, got {args.max_false_abstention}")

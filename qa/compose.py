@@ -102,6 +102,10 @@ def render_markdown(reply: Reply, settings: Settings) -> str:
 
 
 def answer_object(reply: Reply, settings: Settings) -> dict:
+    """The contract's fields, plus what a client needs to render the answer without reading answer_markdown:
+    `notes` (plain text, shown first after a safety message: a trimmed question, another language) and
+    `message` (Markdown, escaped: the reply to small talk, the abstention, or what follows a safety message;
+    null when the passages are the answer)."""
     return {
         "question": reply.question,
         "answer_markdown": render_markdown(reply, settings),
@@ -109,4 +113,6 @@ def answer_object(reply: Reply, settings: Settings) -> dict:
         "abstained": reply.abstained,
         "safety": reply.safety,
         "disclaimer": settings.disclaimer,
+        "notes": list(reply.notes),
+        "message": reply.message,
     }

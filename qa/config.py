@@ -1,26 +1,22 @@
-"""Settings of the answering service: the clinic file (clinic.toml) and environment variables.
+"""Settings of the answering service: the clinic file (clinic.toml), with the paths the environment names.
 
-This is the one module that reads the environment:
-
-    QA_CONFIG       path of the clinic settings file (default: clinic.toml at the repository root)
-    QA_SOURCES_DIR  directory of source articles (default: sources/)
-    QA_INDEX_DIR    directory of the built index (default: var/index/)
+Where the clinic file, the sources and the index are comes from index/environment.py, the one reader of
+the environment (QA_CONFIG, QA_SOURCES_DIR, QA_INDEX_DIR).
 
 Values are validated here, and a bad file raises `ConfigError` naming the key and the fix.
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.settings import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, REPO_ROOT
+from index import environment
+from index.environment import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, FEEDBACK_FILE, REPO_ROOT
 
 from .errors import ConfigError
 
-DEFAULT_CONFIG = REPO_ROOT / "clinic.toml"
 DEFAULT_DISCLAIMER = (
     "This is educational information quoted from the listed articles, not medical advice. It does not replace "
     "a licensed clinician who knows your health history. In an emergency, call {emergency_number}."
@@ -51,7 +47,7 @@ class Settings:
     max_passages: int = 3
     max_question_chars: int = 1000
     store_question_text: bool = False
-    feedback_file: Path = REPO_ROOT / "var" / "feedback.jsonl"
+    feedback_file: Path = FEEDBACK_FILE
     allowed_origins: tuple[str, ...] = ("http://localhost:*", "http://127.0.0.1:*")
     rate_limit_per_minute: int = 30
     sources_dir: Path = DEFAULT_SOURCES
@@ -83,8 +79,8 @@ _KEYS = {  # (table, key) -> (field, type)
 
 def load_settings(path: str | Path | None = None, *, environ: dict | None = None) -> Settings:
     """Settings from the clinic file and the environment (see the module docstring)."""
-    env = os.environ if environ is None else environ
-    path = Path(path or env.get("QA_CONFIG") or DEFAULT_CONFIG)
+    named_file, named = environment.config_file(environ)
+    path = Path(path) if path else named_file
     values: dict = {}
     if path.exists():
         try:
@@ -92,12 +88,10 @@ def load_settings(path: str | Path | None = None, *, environ: dict | None = None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path} is not valid TOML ({exc}). Fix the file or point QA_CONFIG at another one.") from exc
         values = _values(data, path)
-    elif env.get("QA_CONFIG"):
+    elif named and path == named_file:
         raise ConfigError(f"QA_CONFIG points at {path}, which does not exist. Fix the path or unset QA_CONFIG.")
-    if env.get("QA_SOURCES_DIR"):
-        values["sources_dir"] = Path(env["QA_SOURCES_DIR"])
-    if env.get("QA_INDEX_DIR"):
-        values["index_dir"] = Path(env["QA_INDEX_DIR"])
+    values["sources_dir"] = environment.sources_dir(environ)
+    values["index_dir"] = environment.index_dir(environ)
     settings = Settings(**values)
     _validate(settings, path)
     return settings

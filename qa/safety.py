@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from .config import Settings
 
+SAFETY_LEVELS = ("emergency", "urgent", "crisis")  # the contract's `safety.level` values
+
 _Pattern = str | tuple[str, str]
 
 CRISIS: list[_Pattern] = [

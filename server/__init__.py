@@ -14,12 +14,11 @@ libraries start with them off: each reads these variables once, at import.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+from index.environment import stay_offline
+
+stay_offline()
 
 # The pages, scripts and styles the server sends, kept apart from the code.
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"

@@ -20,7 +20,7 @@ import gradio as gr
 
 from index import SearchIndexError
 from qa import Answerer, QAError, Settings
-from qa.questionset import SAFETY_LEVELS
+from qa.safety import SAFETY_LEVELS
 
 from . import WEB_DIR
 from .api import ROLES

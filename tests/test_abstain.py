@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from qa.abstain import FEATURES, AbstentionModel, fit, rarity
+from qa.abstain import FEATURES, AbstentionModel, rarity
+from qa.eval.abstention_fit import fit
 
 
 def _features(**values):
@@ -58,7 +59,7 @@ def _separable_rows(count=30):
 
 
 def test_cross_validation_judges_rows_by_models_fitted_without_them():
-    from qa.abstain import cross_validate
+    from qa.eval.abstention_fit import cross_validate
 
     rows, groups = _separable_rows()
     result = cross_validate(rows, groups, l2=0.3, repeats=2)
@@ -70,7 +71,7 @@ def test_cross_validation_judges_rows_by_models_fitted_without_them():
 
 
 def test_choose_l2_prefers_the_strongest_regularisation_that_is_about_as_good():
-    from qa.abstain import L2_CHOICES, choose_l2
+    from qa.eval.abstention_fit import L2_CHOICES, choose_l2
 
     rows, groups = _separable_rows()
     chosen, tried = choose_l2(rows, groups, repeats=1)
@@ -85,7 +86,7 @@ def test_choose_l2_prefers_the_strongest_regularisation_that_is_about_as_good():
 
 
 def test_with_several_question_sets_each_is_judged_by_a_model_fitted_on_the_others():
-    from qa.abstain import cross_validate
+    from qa.eval.abstention_fit import cross_validate
 
     rows, groups = _separable_rows()
     assert cross_validate(rows, groups, l2=0.3).method.startswith("leave one of 2 question sets out")

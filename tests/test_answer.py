@@ -31,8 +31,11 @@ def answerer(index, abstention=NEVER, **settings):
 
 
 def check_contract(answer: dict):
-    assert set(answer) == {"question", "answer_markdown", "passages", "abstained", "safety", "disclaimer"}
+    assert set(answer) == {"question", "answer_markdown", "passages", "abstained", "safety", "disclaimer", "notes", "message"}
     assert isinstance(answer["answer_markdown"], str) and answer["disclaimer"]
+    assert all(isinstance(n, str) for n in answer["notes"])
+    # What a client renders without reading answer_markdown: the message is the Markdown shown there.
+    assert answer["message"] is None or answer["message"] in answer["answer_markdown"]
     assert answer["disclaimer"] in answer["answer_markdown"]
     for p in answer["passages"]:
         assert {"text", "source_id", "title", "section", "url", "score"} <= set(p)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from qa.beir import evaluate_beir, load_dataset
+from qa.eval.beir import evaluate_beir, load_dataset
 from qa.errors import QAError
 
 DOCS = {

@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from qa.errors import QAError, QuestionSetError
-from qa.evaluate import check_thresholds, parse_thresholds
-from qa.metrics import SourceTexts, answer_metrics, is_hit, miss_reasons, ranking_metrics
-from qa.questionset import Question, load_questions
+from qa.eval.evaluate import check_thresholds, parse_thresholds
+from qa.eval.metrics import SourceTexts, answer_metrics, is_hit, miss_reasons, ranking_metrics
+from qa.eval.questionset import Question, load_questions
 from tests.conftest import REPO, write_corpus
 
 

@@ -75,3 +75,18 @@ def test_real_model_finds_the_passage_about_needle_pain(real_index_dir, real_emb
     top_texts = " ".join(index.passages[r].text for r in rows)
     assert "pain" in top_texts.lower()
     assert 0.3 < scores[0] <= 1.0
+
+
+def test_build_and_info_honour_the_servers_environment(tmp_path, mini_sources):
+    """A clinic that serves with QA_INDEX_DIR (and QA_SOURCES_DIR) and rebuilds with plain `python -m index build`
+    must rebuild the index it serves, not var/index."""
+    import os
+
+    env = {**os.environ, "QA_INDEX_DIR": str(tmp_path / "served"), "QA_SOURCES_DIR": str(mini_sources)}
+    built = subprocess.run([sys.executable, "-m", "index", "build", "--quiet"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    assert "from 2 sources" in built.stdout and str(tmp_path / "served") in built.stdout
+    assert sorted(SearchIndex.load(tmp_path / "served").manifest["sources"]) == ["needles", "qi"]
+    info = subprocess.run([sys.executable, "-m", "index", "info"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert info.returncode == 0 and "sources:   2" in info.stdout

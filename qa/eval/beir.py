@@ -25,12 +25,12 @@ import numpy as np
 from tqdm import tqdm
 
 from index import Embedder, IndexSettings, SearchIndex, SentenceTransformerEmbedder, build_index, dense, lexical
-from index.settings import REPO_ROOT
+from index.environment import BEIR_DIR
 
-from .errors import QAError
+from ..errors import QAError
 from .report import write_trec
-from .rerank import CrossEncoder, Reranker
-from .retrieve import HybridRetriever, RetrievalParams, rank_sources
+from ..rerank import CrossEncoder, Reranker
+from ..retrieve import HybridRetriever, RetrievalParams, rank_sources
 
 TOP_DOCUMENTS = 100
 CANDIDATE_PASSAGES = 400
@@ -80,7 +80,7 @@ def evaluate_beir(dataset: str | Path, out: str | Path, *, index_dir: str | Path
     dataset, out = Path(dataset), Path(out)
     queries, qrels = load_dataset(dataset)
     out.mkdir(parents=True, exist_ok=True)
-    index_dir = Path(index_dir) if index_dir else REPO_ROOT / "var" / "beir" / dataset.resolve().name
+    index_dir = Path(index_dir) if index_dir else BEIR_DIR / dataset.resolve().name
     embedder = embedder or SentenceTransformerEmbedder()
     started = time.monotonic()
     report_build = build_index(dataset / "corpus.jsonl", index_dir, embedder=embedder, settings=BEIR_SETTINGS, log=log, progress=progress)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .abstain import MODEL_FILE, AbstentionModel, choose_l2, cross_validate, fit
-from .answerer import Answerer
+from ..abstain import MODEL_FILE, AbstentionModel
+from .abstention_fit import choose_l2, cross_validate, fit
+from ..answerer import Answerer
 from .questionset import load_questions
 
 

@@ -10,10 +10,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import QuestionSetError
-
-SAFETY_LEVELS = ("emergency", "urgent", "crisis")
-
+from ..errors import QuestionSetError
+from ..safety import SAFETY_LEVELS
 
 @dataclass(frozen=True)
 class Question:

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .answerer import Answerer
-from .config import Settings
-from .errors import QAError
+from ..answerer import Answerer
+from ..config import Settings
+from ..errors import QAError
 from .metrics import SourceTexts, answer_metrics, ranking_metrics
 from .questionset import Question, load_questions
 from .report import misses, write_charts, write_markdown, write_results, write_trec
-from .systems import Bm25Baseline, FirstStageSystem, FullSystem, NaiveDenseBaseline, System
+from .baselines import Bm25Baseline, FirstStageSystem, FullSystem, NaiveDenseBaseline, System
 
 # --fail-under keys: name -> (metric, "min" | "max")
 THRESHOLD_KEYS = {

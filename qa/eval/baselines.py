@@ -1,4 +1,4 @@
-"""Systems an evaluation can run side by side: the full pipeline and two baselines.
+"""Systems an evaluation can run side by side: the full pipeline and its baselines.
 
 - `FullSystem`: the real answer path (`Answerer.answer`), history included.
 - `FirstStageSystem`: the same pipeline without the re-ranking stage, so its gain shows side by side.
@@ -19,12 +19,12 @@ from typing import Protocol
 
 from index import Embedder, Passage, SearchIndex, dense, lexical, load_corpus
 
-from .abstain import AbstentionModel
-from .answerer import Answerer
-from .compose import Reply, answer_object
-from .config import Settings
+from ..abstain import AbstentionModel
+from ..answerer import Answerer
+from ..compose import Reply, answer_object
+from ..config import Settings
 from .questionset import Question
-from .retrieve import Hit, overlaps, rank_sources
+from ..retrieve import Hit, overlaps, rank_sources
 
 class System(Protocol):
     name: str

@@ -1,0 +1,68 @@
+"""The one place that reads environment variables and names the paths under var/ (every package below uses it).
+
+    QA_CONFIG            the clinic settings file (default: clinic.toml at the repository root)
+    QA_SOURCES_DIR       the source articles (default: sources/)
+    QA_INDEX_DIR         the built index (default: var/index/); `python app.py`, `python -m qa` and
+                         `python -m index build` all honour it, so a rebuilt index is the one served
+    GRADIO_SERVER_NAME   the address `python app.py` listens on (default 127.0.0.1)
+    GRADIO_SERVER_PORT   its port (default 7860)
+    GRADIO_WATCH_DIRS    set by `gradio app.py` (reload mode)
+
+and the one place that sets some, before the libraries that read them are imported: `stay_offline()`
+(no hub lookups, no analytics, no telemetry: clinics run this behind firewalls).
+
+Derived data lives under var/ (never committed): the index, the ONNX export cache, BEIR indexes, feedback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = REPO_ROOT / "var"
+DEFAULT_CONFIG = REPO_ROOT / "clinic.toml"
+DEFAULT_SOURCES = REPO_ROOT / "sources"
+DEFAULT_INDEX_DIR = VAR_DIR / "index"
+ONNX_CACHE_DIR = VAR_DIR / "onnx"
+BEIR_DIR = VAR_DIR / "beir"
+FEEDBACK_FILE = VAR_DIR / "feedback.jsonl"
+
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+
+
+def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
+def config_file(environ: Mapping[str, str] | None = None) -> tuple[Path, bool]:
+    """The clinic settings file, and whether QA_CONFIG named it (then it must exist)."""
+    named = _env(environ).get("QA_CONFIG")
+    return (Path(named), True) if named else (DEFAULT_CONFIG, False)
+
+
+def sources_dir(environ: Mapping[str, str] | None = None) -> Path:
+    return Path(_env(environ).get("QA_SOURCES_DIR") or DEFAULT_SOURCES)
+
+
+def index_dir(environ: Mapping[str, str] | None = None) -> Path:
+    return Path(_env(environ).get("QA_INDEX_DIR") or DEFAULT_INDEX_DIR)
+
+
+def server_address(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """(GRADIO_SERVER_NAME, GRADIO_SERVER_PORT), None where unset."""
+    env = _env(environ)
+    return env.get("GRADIO_SERVER_NAME") or None, env.get("GRADIO_SERVER_PORT") or None
+
+
+def gradio_reload_mode(environ: Mapping[str, str] | None = None) -> bool:
+    """Started by `gradio app.py`, which sets GRADIO_WATCH_DIRS."""
+    return bool(_env(environ).get("GRADIO_WATCH_DIRS"))
+
+
+def stay_offline() -> None:
+    """Tell the Hugging Face libraries and Gradio to make no outside request: before they are imported."""
+    for name, value in OFFLINE.items():
+        os.environ[name] = value
