@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -41,6 +40,7 @@ import numpy as np
 
 from .embedder import MODEL_NAME, PROGRESS_ABOVE, model_path
 from .errors import ModelNotInstalledError, SearchIndexError
+from . import files
 from .environment import ONNX_CACHE_DIR
 
 DEFAULT_CACHE_DIR = ONNX_CACHE_DIR
@@ -126,7 +126,7 @@ def export(directory: Path, target: Path) -> Path:
     tokenizer = _tokenizer(directory)
     sample = {k: torch.from_numpy(v) for k, v in _encode(tokenizer, PROBES[:2]).items()}
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = files.temporary_beside(target)
     names = ["input_ids", "attention_mask", "token_type_ids"]
     # The tracer warns about Python branches on shapes in the mask code; the check below is what counts.
     with torch.inference_mode(), warnings.catch_warnings():
@@ -151,9 +151,7 @@ def export(directory: Path, target: Path) -> Path:
         tmp.unlink(missing_ok=True)
         raise OnnxExportError(f"The ONNX export differs from the PyTorch model by {worst:.2e} cosine distance "
                               f"(allowed {PROBE_TOLERANCE:.0e}). Reinstall the packages: pip install -r requirements.txt")
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
+    files.publish(tmp, target)
     return target
 
 

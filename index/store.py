@@ -28,6 +28,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import files
 from .errors import BuildLockedError, IndexCorruptError, IndexMissingError
 
 FORMAT_VERSION = 1
@@ -56,12 +57,7 @@ def checksums(build_dir: Path) -> dict[str, str]:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    files.write_json(path, data)
 
 
 def current_build(out: Path) -> Path:

@@ -42,6 +42,8 @@ from functools import lru_cache
 from pathlib import Path
 
 
+from index import files
+
 from .errors import AbstentionModelError
 from .query import PreparedQuestion
 from .retrieve import Evidence
@@ -133,7 +135,7 @@ class AbstentionModel:
                 f"{serving!r}. Refit it: python -m qa calibrate eval/questions.jsonl eval/holdout.jsonl eval/calibration.jsonl")
 
     def save(self, path: Path = MODEL_FILE) -> None:
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        files.write_json(path, asdict(self))  # a crash mid-write never leaves half a model
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> "AbstentionModel":

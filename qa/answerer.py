@@ -23,9 +23,9 @@ import numpy as np
 from index import Embedder, SearchIndex, open_index
 from index.onnx_embedder import OnnxEmbedder
 
-from . import abstain, language, safety
+from . import abstain, language, safety, wording
 from .abstain import AbstentionModel, features
-from .compose import Reply, answer_object, escape, safe_url
+from .compose import Reply, answer_object
 from .config import Settings, load_settings
 from .glossary import Glossary, default_glossary
 from .language import NAMES
@@ -201,18 +201,15 @@ class Answerer:
         reply = Reply(question=prepared.text)
         retrieval, values = None, None
         if prepared.truncated:
-            reply.notes.append(f"Your message was long, so only its first {self.settings.max_question_chars:,} characters were used.")
+            reply.notes.append(wording.truncated_note(self.settings.max_question_chars))
         if prepared.kind != "question":
-            reply.message = self._small_talk(prepared.kind)
+            reply.message = wording.small_talk(prepared.kind, self.settings)
         elif triaged := self._triage(prepared):
             reply.safety, reply.abstained = triaged.to_dict(), True
-            reply.message = self._after_safety()
+            reply.message = wording.after_safety(self.settings)
         else:
             if prepared.language != "en":
-                reply.notes.append(
-                    f"It looks like you wrote in {NAMES.get(prepared.language, 'another language')}. The articles are in "
-                    "English, so here is the closest English answer I could find."
-                )
+                reply.notes.append(wording.other_language_note(NAMES.get(prepared.language)))
             vector = engine.retriever.query_vector(self._question_vectors(prepared), prepared.context_weight)
             retrieval = engine.retriever.search(
                 vector, prepared.retrieval_text, context=prepared.context_text,
@@ -222,7 +219,7 @@ class Answerer:
             values = features(prepared, retrieval.evidence)
             if not retrieval.hits or self.abstention.should_abstain(values):
                 reply.abstained = True
-                reply.message = self._abstention()
+                reply.message = wording.abstention(self.settings)
             else:
                 reply.hits = retrieval.hits
         answer = answer_object(reply, self.settings)
@@ -260,33 +257,3 @@ class Answerer:
         if found is None and prepared.context:
             found = safety.triage(f"{prepared.context} {prepared.text}", self.settings)
         return found
-
-    def _examples(self, count: int = 3) -> str:
-        picked = [f"“{escape(e)}”" for e in self.settings.examples[:count]]
-        return ", ".join(picked[:-1]) + (f" or {picked[-1]}" if len(picked) > 1 else "".join(picked))
-
-    def _contact(self) -> str:
-        url = safe_url(self.settings.contact_url)
-        return f" You can also [{escape(self.settings.contact_label)}]({url})." if url else ""
-
-    def _small_talk(self, kind: str) -> str:
-        if kind == "empty":
-            return f"Please type a question about acupuncture for neuropathy, for example {self._examples(1)}."
-        if kind == "thanks":
-            return "You're welcome! Ask another question any time."
-        if kind == "goodbye":
-            return "Take care! Come back any time you have a question."
-        return (
-            f"Hello! I answer questions about acupuncture for peripheral neuropathy by quoting a small library of "
-            f"articles. You could ask, for example, {self._examples()}."
-        )
-
-    def _abstention(self) -> str:
-        return (
-            "I'm sorry, the articles I have don't answer that, and I won't guess. "
-            f"They cover {escape(self.settings.coverage)}. You could ask, for example, {self._examples(2)}. "
-            f"For questions about your own care, please ask a licensed clinician.{self._contact()}"
-        )
-
-    def _after_safety(self) -> str:
-        return f"Please get help first: the articles here cannot help with this.{self._contact()}"

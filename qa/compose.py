@@ -1,40 +1,22 @@
 """Build the answer object (see ../shared/spec/contract.md) and the Markdown the chat shows.
 
-Everything shown comes from three places only: verbatim passages from the index, the
-configured messages (disclaimer, safety, abstention) and fixed short phrases here. Text from
-passages and from the question is escaped for both Markdown and HTML before it is shown,
-so neither a source nor a visitor can inject markup or script.
+Everything shown comes from three places only: verbatim passages from the index, the clinic's
+settings (the disclaimer) and our own phrases (qa/wording.py). Text from passages and from the
+question is escaped for both Markdown and HTML before it is shown (qa/markup.py), so neither a
+source nor a visitor can inject markup or script.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 
+from . import wording
 from .config import Settings
+from .markup import escape, safe_url
 from .retrieve import Hit
 
-# Characters that start Markdown markup mid-line; "#", "-", "+" and ">" only matter at a line
-# start, and every shown line starts with our own "> " or "1. ".
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-
-
-def escape(text: str) -> str:
-    """Plain text safe inside Markdown that may be rendered as HTML.
-
-    >>> print(escape("<script>alert(1)</script> *bold* [x](javascript:y) single-use"))
-    &lt;script&gt;alert(1)&lt;/script&gt; \\*bold\\* \\[x\\](javascript:y) single-use
-    """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
-
-
-def safe_url(url: str | None) -> str | None:
-    """Only http(s) links are shown; anything else (javascript:, data:) is dropped."""
-    if url and re.match(r"^https?://[^\s<>\"'()]+$", url.strip()):
-        return url.strip()
-    return None
-
+__all__ = ["Reply", "answer_object", "escape", "passage_object", "render_markdown", "safe_url"]
 
 @dataclass
 class Reply:
@@ -82,7 +64,7 @@ def _citation(hit: Hit, number: int) -> str:
     line = f"{number}. {title}, section “{escape(p.section)}”"
     if hit.also_in:
         others = "; ".join(f"*{escape(o.title)}*" for o in hit.also_in)
-        line += f". Also in: {others}"
+        line += f". {wording.ALSO_IN}: {others}"
     return line
 
 
@@ -94,9 +76,9 @@ def render_markdown(reply: Reply, settings: Settings) -> str:
     if reply.message:
         parts.append(reply.message)
     if reply.hits:
-        parts.append("Here is what the articles say:")
+        parts.append(wording.PASSAGES_INTRO)
         parts += [_quote(hit, i) for i, hit in enumerate(reply.hits, 1)]
-        parts.append("**Sources**\n\n" + "\n".join(_citation(hit, i) for i, hit in enumerate(reply.hits, 1)))
+        parts.append(f"**{wording.SOURCES_HEADING}**\n\n" + "\n".join(_citation(hit, i) for i, hit in enumerate(reply.hits, 1)))
     parts.append(f"---\n\n<small>{escape(settings.disclaimer)}</small>")
     return "\n\n".join(parts)
 

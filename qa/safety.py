@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import wording
 from .config import Settings
 
 SAFETY_LEVELS = ("emergency", "urgent", "crisis")  # the contract's `safety.level` values
@@ -128,30 +129,6 @@ def level_of(text: str) -> str | None:
     return None
 
 
-def message_for(level: str, settings: Settings) -> str:
-    contact = f" {settings.contact_label}: {settings.contact_url}" if settings.contact_url else ""
-    if level == "emergency":
-        return (
-            f"**This may be a medical emergency. Call {settings.emergency_number} (or your local emergency number) now.** "
-            "Do not wait and do not drive yourself. Chest pain, stroke signs (face drooping, arm weakness, slurred speech), "
-            "sudden weakness or trouble breathing need care right away."
-        )
-    if level == "crisis":
-        return (
-            f"**You deserve support right now. Please call or text {settings.crisis_line}** ({settings.crisis_line_name}) "
-            f"to talk with someone today. If you might act on these thoughts or are in danger, call {settings.emergency_number} "
-            "now. Living with constant pain is hard, and help is available."
-        )
-    if level == "urgent":
-        return (
-            "**Please get this checked today by a doctor, urgent care or podiatrist.** A foot wound that is infected or not "
-            "healing, or a foot or toe that turns cold, pale, blue or black, needs prompt medical care, especially with "
-            f"neuropathy or diabetes, when you may not feel it getting worse. If it is severe or spreading fast, call "
-            f"{settings.emergency_number}.{contact}"
-        )
-    raise ValueError(f"Invalid safety level: {level}. Choose from 'emergency', 'urgent', 'crisis'.")
-
-
 def triage(text: str, settings: Settings) -> Triage | None:
     level = level_of(text)
-    return Triage(level, message_for(level, settings)) if level else None
+    return Triage(level, wording.safety_message(level, settings)) if level else None

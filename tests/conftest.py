@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -9,8 +10,10 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -225,3 +228,54 @@ def app_module():
     import app
 
     return app
+
+
+# --- markers: the slow kinds (registered in pytest.ini) ----------------------------------------------------
+
+SLOW_FIXTURES = {"real_embedder": "model", "real_index_dir": "model", "real_answerer": "model", "browser": "browser",
+                 "app_module": "server"}
+SLOW_KINDS = ("model", "server", "browser")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test is `slow` when it uses one of the slow fixtures or is marked with one of the slow kinds (a module
+    that starts a process or loads a model itself says so with `pytestmark`)."""
+    for item in items:
+        kinds = {kind for name, kind in SLOW_FIXTURES.items() if name in getattr(item, "fixturenames", ())}
+        kinds |= {m.name for m in item.iter_markers() if m.name in SLOW_KINDS}
+        for kind in kinds:
+            item.add_marker(kind)
+        if kinds:
+            item.add_marker("slow")
+
+
+# --- a clinic's own site showing the widget, for the widget and accessibility tests ----------------------
+
+EXAMPLE_PAGE = REPO / "examples" / "clinic-site" / "index.html"
+EXAMPLE_SNIPPET = '<script src="http://127.0.0.1:7860/widget.js" defer></script>'
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextmanager
+def static_site(directory: Path):
+    """Serves `directory` on a free loopback port in a thread; yields the site's origin."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(directory)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def clinic_page(app: str, attributes: dict[str, str] | None = None) -> str:
+    """The example page with its one-line embed pointed at `app`, optionally with data attributes."""
+    text = EXAMPLE_PAGE.read_text(encoding="utf-8")
+    assert text.count(EXAMPLE_SNIPPET) == 1, f"{EXAMPLE_PAGE} should embed the chat with exactly {EXAMPLE_SNIPPET}"
+    extra = "".join(f' {name}="{value}"' for name, value in (attributes or {}).items())
+    return text.replace(EXAMPLE_SNIPPET, f'<script src="{app}/widget.js" defer{extra}></script>')

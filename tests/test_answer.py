@@ -1,5 +1,6 @@
 """The answer object and its Markdown: contract shape, disclaimer, safety first, abstention,
-small talk, bad input and escaping. Fake embedder and a fixed abstention decision."""
+small talk, bad input and escaping. Fake embedder, fake re-ranker (every passage alike, so the first stage's
+order stands) and a fixed abstention decision."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from qa.abstain import FEATURES, AbstentionModel
 from qa.answerer import Answerer
 from qa.config import Settings
-from tests.conftest import FakeEmbedder, fake_index
+from tests.conftest import FakeEmbedder, FakeReranker, fake_index
 
 NEVER = AbstentionModel.neutral()
 ALWAYS = AbstentionModel({name: 0.0 for name in FEATURES}, bias=20.0, threshold=0.5)
@@ -27,7 +28,7 @@ def index(tmp_path):
 
 
 def answerer(index, abstention=NEVER, **settings):
-    return Answerer(index, FakeEmbedder(), Settings(**settings), abstention=abstention)
+    return Answerer(index, FakeEmbedder(), Settings(**settings), abstention=abstention, reranker=FakeReranker({}))
 
 
 def check_contract(answer: dict):
@@ -137,7 +138,8 @@ def test_glossary_terms_reach_the_dense_side_as_vectors_embedded_once(index):
     from qa.glossary import Glossary
 
     embedder = FakeEmbedder()
-    qa = Answerer(index, embedder, Settings(), abstention=NEVER, glossary=Glossary({"blood thinners": ["warfarin"]}))
+    qa = Answerer(index, embedder, Settings(), abstention=NEVER, glossary=Glossary({"blood thinners": ["warfarin"]}),
+                  reranker=FakeReranker({}))
     result = qa.answer("Is warfarin a problem?")
     assert result.prepared.expansions == ["blood thinners"]
     assert result.prepared.retrieval_text.endswith("(blood thinners)")  # lexical side: the words
@@ -153,9 +155,35 @@ def test_glossary_terms_reach_the_dense_side_as_vectors_embedded_once(index):
 
 def test_a_follow_up_embeds_its_context_as_a_second_text(index):
     embedder = FakeEmbedder()
-    qa = Answerer(index, embedder, Settings(), abstention=NEVER)
+    qa = Answerer(index, embedder, Settings(), abstention=NEVER, reranker=FakeReranker({}))
     history = [{"role": "user", "content": "I take blood thinners."}, {"role": "assistant", "content": "..."}]
     result = qa.answer("Can I still get it?", history)
     assert result.prepared.context_weight > 0
     assert qa.embedding_texts(result.prepared) == ["Can I still get it?", "I take blood thinners."]
     assert result.answer["passages"][0]["text"] == "People taking blood thinners should ask their doctor first."
+
+
+def test_an_urgent_answer_shows_the_contact_link_once_and_escaped(index):
+    """The safety message and what follows it both used to add the clinic's contact: once raw, once as a link."""
+    bot = answerer(index, contact_url="https://clinic.example/book?a=1", contact_label="Book *now* <b>here</b>")
+    answer = bot.ask("my foot ulcer is oozing pus")
+    assert answer["safety"]["level"] == "urgent"
+    md = answer["answer_markdown"]
+    assert md.count("https://clinic.example/book?a=1") == 1
+    assert "[Book \\*now\\* &lt;b&gt;here&lt;/b&gt;](https://clinic.example/book?a=1)" in md
+    assert "https://clinic.example" not in answer["safety"]["message"]
+    assert answer["message"].endswith("(https://clinic.example/book?a=1).")
+    # A link that is not http(s) is not shown at all.
+    assert "javascript" not in answerer(index, contact_url="javascript:alert(1)").ask("my foot ulcer is oozing pus")["answer_markdown"]
+
+
+def test_every_phrase_of_ours_comes_from_the_wording_module(index):
+    from qa import wording
+
+    settings = Settings()
+    bot = answerer(index)
+    assert bot.ask("hello")["message"] == wording.small_talk("greeting", settings)
+    assert bot.ask("thanks!")["message"] == wording.small_talk("thanks", settings)
+    md = bot.ask("Is it safe with blood thinners and my doctor?")["answer_markdown"]
+    assert wording.PASSAGES_INTRO in md and f"**{wording.SOURCES_HEADING}**" in md
+    assert answerer(index, abstention=ALWAYS).ask("How much does it cost?")["message"] == wording.abstention(settings)

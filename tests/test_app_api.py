@@ -21,6 +21,8 @@ from server.chat import chat_message, plain_history, question_before, rating_of,
 from server.feedback import FeedbackLog
 from tests.conftest import REPO, FakeEmbedder, clinic_file, running_server, write_corpus
 
+pytestmark = pytest.mark.server  # a slow kind (pytest.ini): `-m "not slow"` leaves it out
+
 MAX_BODY = 64 * 1024
 DISCLAIMER_START = "This is educational information"
 

@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import REPO, clinic_file, running_server
 
+pytestmark = pytest.mark.server  # a slow kind (pytest.ini): `-m "not slow"` leaves it out
+
 
 def copy_sources(tmp_path):
     sources = tmp_path / "sources"

@@ -131,6 +131,8 @@ def run_cli(*args, tmp_path):
                           timeout=600, env=env)
 
 
+@pytest.mark.server
+@pytest.mark.model
 def test_evaluate_writes_every_report_file_and_gates_on_thresholds(tmp_path):
     questions = write_lines(tmp_path / "q.jsonl", [
         {"id": "q1", "question": "Will the needles hurt?", "answerable": True, "expected": ["little to no pain", "minimal pain"],

@@ -11,6 +11,8 @@ from index import ModelNotInstalledError, SearchIndex, dense
 from index.embedder import model_path
 from tests.conftest import REPO
 
+pytestmark = [pytest.mark.server, pytest.mark.model]  # a slow kind (pytest.ini): `-m "not slow"` leaves it out
+
 
 def run(*args, cwd=REPO):
     return subprocess.run([sys.executable, "-m", "index", *args], cwd=cwd, capture_output=True, text=True, timeout=300)

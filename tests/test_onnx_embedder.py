@@ -10,6 +10,8 @@ import pytest
 from index import ModelNotInstalledError
 from index.onnx_embedder import OnnxEmbedder
 
+pytestmark = pytest.mark.model  # a slow kind (pytest.ini): `-m "not slow"` leaves it out
+
 TEXTS = ["Will the needles hurt?", "I'm on warfarin, is it OK?",
          "Acupuncture is generally considered a safe procedure when performed by a licensed practitioner. " * 8, ""]
 

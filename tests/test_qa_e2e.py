@@ -12,6 +12,8 @@ import pytest
 from index import load_corpus
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.model  # a slow kind (pytest.ini): `-m "not slow"` leaves it out
+
 BODIES = {d.source_id: re.sub(r"\s+", " ", d.body) for d in load_corpus(REPO / "sources").documents}
 
 

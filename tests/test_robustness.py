@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -112,6 +113,7 @@ build_index({sources!r}, {out!r}, embedder=Slow(), log=lambda m: None, progress=
 """
 
 
+@pytest.mark.server  # builds in subprocesses and kills them
 def test_killing_a_build_at_random_points_leaves_the_previous_index_loadable(tmp_path):
     files = {f"doc{i}.md": f"# Doc {i}\n\n" + " ".join(f"Sentence {j} about topic {i} and needles." for j in range(30)) for i in range(8)}
     sources = write_corpus(tmp_path / "src", files)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa import safety
+from qa import safety, wording
 from qa.config import Settings
 
 EMERGENCY = [
@@ -75,9 +75,9 @@ def test_crisis_outranks_emergency():
 
 def test_messages_use_the_configured_numbers():
     settings = Settings(emergency_number="112", crisis_line="116 123", crisis_line_name="Samaritans")
-    assert "Call 112" in safety.message_for("emergency", settings)
-    crisis = safety.message_for("crisis", settings)
+    assert "Call 112" in wording.safety_message("emergency", settings)
+    crisis = wording.safety_message("crisis", settings)
     assert "116 123" in crisis and "Samaritans" in crisis and "112" in crisis
-    assert "112" in safety.message_for("urgent", settings)
+    assert "112" in wording.safety_message("urgent", settings)
     with pytest.raises(ValueError, match="Invalid safety level: severe. Choose from"):
-        safety.message_for("severe", settings)
+        wording.safety_message("severe", settings)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from index import Embedder, IndexSettings, SearchIndex, SentenceTransformerEmbedder, build_index, dense, lexical
+from index import Embedder, IndexSettings, SearchIndex, SentenceTransformerEmbedder, build_index, dense, files, lexical
 from index.environment import BEIR_DIR
 
 from ..errors import QAError
@@ -117,12 +117,12 @@ def evaluate_beir(dataset: str | Path, out: str | Path, *, index_dir: str | Path
         "embedded_documents": len(report_build.embedded_sources), "reused_documents": len(report_build.reused_sources),
         "systems": systems,
     }
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    files.write_json(out / "report.json", report)
     lines = [f"# BEIR evaluation: {dataset.name}", "",
              f"{len(ids)} test queries, {report_build.sources} documents ({len(index.passages)} passages); "
              f"index built in {build_seconds:.1f} s ({report['embedded_documents']} documents embedded, "
              f"{report['reused_documents']} reused).", "",
              "| system | nDCG@10 | Recall@100 |", "|---|---|---|"]
     lines += [f"| {name} | {m['ndcg@10']:.4f} | {m['recall@100']:.4f} |" for name, m in systems.items()]
-    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    files.write_text(out / "report.md", "\n".join(lines) + "\n")
     return report

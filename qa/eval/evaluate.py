@@ -9,11 +9,12 @@ results-<baseline>.jsonl and run-<baseline>.trec.
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
+
+from index import files
 
 from ..answerer import Answerer
 from ..config import Settings
@@ -102,7 +103,7 @@ def evaluate(questions_path: str | Path, out: str | Path, settings: Settings, *,
         "passed": all(t["ok"] for t in checked),
         "misses": misses(questions, all_rows["full"]),
     }
-    (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    files.write_json(out / "report.json", report)
     write_markdown(out / "report.md", report)
     write_charts(out, metrics, latencies)
     return report

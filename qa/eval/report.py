@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from index import files
 
 from .metrics import miss_reasons
 from .questionset import Question
@@ -21,9 +22,7 @@ SUMMARY_ROWS = [
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    files.write_text(path, text)
 
 
 def write_results(path: Path, questions: list[Question], rows: list[dict]) -> None:

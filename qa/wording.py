@@ -1,0 +1,95 @@
+"""Every sentence a visitor reads that is not quoted from an article, in one place.
+
+The safety messages, the reply to small talk, the abstention, what follows a safety message, the notes
+shown first (a trimmed question, another language) and the headings around the passages. A clinic-facing
+phrase is changed here and nowhere else; clients render from the answer object's fields (`safety`,
+`notes`, `message`, `passages`, `disclaimer`), not by searching answer_markdown for these words, so
+rewording one breaks no client. What a clinic sets (its name, contact link, numbers, disclaimer, what the
+articles cover, example questions) comes from clinic.toml through `Settings`, escaped here before it is
+shown (qa/markup.py).
+
+Returned strings are Markdown, except the notes (plain text; qa/compose.py escapes them).
+"""
+
+from __future__ import annotations
+
+from .config import Settings
+from .markup import escape, safe_url
+
+PASSAGES_INTRO = "Here is what the articles say:"
+SOURCES_HEADING = "Sources"
+ALSO_IN = "Also in"
+
+
+def examples(settings: Settings, count: int = 3) -> str:
+    """The first `count` example questions, quoted: “a”, “b” or “c”."""
+    picked = [f"“{escape(e)}”" for e in settings.examples[:count]]
+    return ", ".join(picked[:-1]) + (f" or {picked[-1]}" if len(picked) > 1 else "".join(picked))
+
+
+def contact(settings: Settings) -> str:
+    """" You can also [Book a visit](https://...)." when the clinic set an http(s) contact link, else ""."""
+    url = safe_url(settings.contact_url)
+    return f" You can also [{escape(settings.contact_label)}]({url})." if url else ""
+
+
+def small_talk(kind: str, settings: Settings) -> str:
+    """The reply to an empty message, thanks, goodbye or a greeting (qa/smalltalk.py's kinds)."""
+    if kind == "empty":
+        return f"Please type a question about acupuncture for neuropathy, for example {examples(settings, 1)}."
+    if kind == "thanks":
+        return "You're welcome! Ask another question any time."
+    if kind == "goodbye":
+        return "Take care! Come back any time you have a question."
+    return (
+        f"Hello! I answer questions about acupuncture for peripheral neuropathy by quoting a small library of "
+        f"articles. You could ask, for example, {examples(settings)}."
+    )
+
+
+def abstention(settings: Settings) -> str:
+    return (
+        "I'm sorry, the articles I have don't answer that, and I won't guess. "
+        f"They cover {escape(settings.coverage)}. You could ask, for example, {examples(settings, 2)}. "
+        f"For questions about your own care, please ask a licensed clinician.{contact(settings)}"
+    )
+
+
+def after_safety(settings: Settings) -> str:
+    """What follows a safety message: nothing is retrieved; the clinic's contact link, once."""
+    return f"Please get help first: the articles here cannot help with this.{contact(settings)}"
+
+
+def truncated_note(max_chars: int) -> str:
+    return f"Your message was long, so only its first {max_chars:,} characters were used."
+
+
+def other_language_note(language_name: str | None) -> str:
+    return (f"It looks like you wrote in {language_name or 'another language'}. The articles are in "
+            "English, so here is the closest English answer I could find.")
+
+
+def safety_message(level: str, settings: Settings) -> str:
+    """The message shown first for a safety level (qa/safety.py decides the level). The clinic's contact link
+    is not part of it: `after_safety` adds it, escaped, once."""
+    if level == "emergency":
+        return (
+            f"**This may be a medical emergency. Call {settings.emergency_number} (or your local emergency "
+            "number) now.** Do not wait and do not drive yourself. Chest pain, stroke signs (face drooping, arm "
+            "weakness, slurred speech), sudden weakness or trouble breathing need care right away."
+        )
+    if level == "crisis":
+        return (
+            f"**You deserve support right now. Please call or text {settings.crisis_line}** "
+            f"({settings.crisis_line_name}) to talk with someone today. If you might act on these thoughts or "
+            f"are in danger, call {settings.emergency_number} now. Living with constant pain is hard, and "
+            "help is available."
+        )
+    if level == "urgent":
+        return (
+            "**Please get this checked today by a doctor, urgent care or podiatrist.** A foot wound that is infected or not "
+            "healing, or a foot or toe that turns cold, pale, blue or black, needs prompt medical care, especially with "
+            f"neuropathy or diabetes, when you may not feel it getting worse. If it is severe or spreading fast, call "
+            f"{settings.emergency_number}."
+        )
+    raise ValueError(f"Invalid safety level: {level}. Choose from 'emergency', 'urgent', 'crisis'.")
