@@ -4,8 +4,9 @@
 
 Each directory is what `python -m qa evaluate ... --out DIR` wrote (or a folder of such directories, one
 per question set, compared by name). Every results*.jsonl row must have the same id, answer object and
-source ranking in both; only `ms` may differ. Prints the first differences of each file and exits 1 when
-there is any, 0 when every answer is identical.
+source ranking in both; only `ms` may differ, and the after run's answer objects may have fields the
+before run's lack (an added field is named, not counted as a difference). Prints the first differences of
+each file and exits 1 when there is any, 0 when every answer is identical.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ def result_files(root: Path) -> dict[str, Path]:
     return {str(p.relative_to(root)): p for p in sorted(root.rglob("results*.jsonl"))}
 
 
+def added_fields(before: list[dict], after: list[dict]) -> set[str]:
+    """Answer-object fields the after run has and the before run does not."""
+    return {k for old, new in zip(before, after) for k in (new.get("response") or {}).keys() - (old.get("response") or {}).keys()}
+
+
 def differences(before: list[dict], after: list[dict]) -> list[str]:
+    added = added_fields(before, after)
+    after = [{**row, "response": {k: v for k, v in (row.get("response") or {}).items() if k not in added}} for row in after]
     found = []
     if len(before) != len(after):
         found.append(f"{len(before)} rows before, {len(after)} after")
@@ -54,8 +62,11 @@ def main(argv: list[str]) -> int:
             print(f"{name}: only in {'before' if name in before else 'after'}")
             problems += 1
             continue
-        found = differences(rows(before[name]), rows(after[name]))
-        print(f"{name}: {len(rows(before[name]))} answers, " + ("identical" if not found else f"{len(found)} differ"))
+        old, new = rows(before[name]), rows(after[name])
+        found = differences(old, new)
+        added = added_fields(old, new)
+        print(f"{name}: {len(old)} answers, " + ("identical" if not found else f"{len(found)} differ")
+              + (f" (fields added: {', '.join(sorted(added))})" if added else ""))
         for line in found[:5]:
             print(f"  {line}")
         problems += bool(found)

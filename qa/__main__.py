@@ -13,6 +13,7 @@ import sys
 from index import SearchIndexError
 
 from .errors import QAError
+from .history import validate as validate_history
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,9 +48,7 @@ def _history(raw: str | None) -> list[dict] | None:
         history = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise QAError(f"--history is not valid JSON ({exc.msg}). Example: '[{{\"role\": \"user\", \"content\": \"I take warfarin\"}}]'") from exc
-    if not isinstance(history, list) or not all(isinstance(m, dict) for m in history):
-        raise QAError('--history must be a JSON list of {"role": ..., "content": ...} objects.')
-    return history
+    return validate_history(history, name="--history")  # HistoryError (a QAError) names the message at fault
 
 
 def _ask(args) -> None:

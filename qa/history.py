@@ -30,10 +30,8 @@ class HistoryError(QAError):
 
 def kind_of(value: Any) -> str:
     """The JSON name of a value's type, for messages: "a string", "a list", "null"."""
-    if value is None:
-        return "null"
-    names = {bool: "true or false", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
-    return names.get(type(value), type(value).__name__)
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number")
 
 
 def text(value: Any, where: str) -> str:

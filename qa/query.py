@@ -20,6 +20,7 @@ from index import lexical
 
 from . import language, smalltalk
 from .glossary import Glossary, whole_words_pattern
+from .history import user_turns
 from .spelling import SpellFixer
 
 # Conversational words that carry no topic: they never make a question "about" something.
@@ -206,5 +207,4 @@ def _with_terms(text: str, terms: list[str]) -> str:
     return text + (" (" + ", ".join(terms) + ")" if terms else "")
 
 
-def _user_turns(history: list[dict] | None) -> list[str]:
-    return [str(m.get("content") or "").strip() for m in (history or []) if isinstance(m, dict) and m.get("role") == "user" and str(m.get("content") or "").strip()]
+_user_turns = user_turns

@@ -13,13 +13,14 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from index import SearchIndex, SearchIndexError
 from qa import Answerer, QAError
+from qa import history as conversation
+from qa.history import ROLES, HistoryError, kind_of as _kind  # noqa: F401  (ROLES: server.chat reads it here)
 
 from .loader import LazyAnswerer, not_ready_message
 
@@ -27,7 +28,6 @@ MAX_BODY_BYTES = 64 * 1024
 # /api/ask answers on one thread per core, first come first served. More answers at once only contend for
 # the cores and the GIL: at 16 clients, p95 155 -> 96 ms and answers/s 157 -> 190 (bench/RESULTS.md, "HTTP").
 API_ANSWER_THREADS = os.cpu_count() or 1
-ROLES = ("user", "assistant")
 EXAMPLE_BODY = '{"question": "Will the needles hurt?"}'
 
 
@@ -49,21 +49,6 @@ class AskRequest:
     history: list[dict] | None
 
 
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
-        type(value), "a number")
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise ApiError(f'"{where}" must be a string, got {_kind(value)}.')
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:  # a lone surrogate from a "\ud800" escape
-        raise ApiError(f'"{where}" is not valid Unicode text.') from exc
-    return value
-
-
 def parse_ask_request(raw: bytes) -> AskRequest:
     """Validate a /api/ask body; `ApiError` says what is wrong and what to send instead."""
     if not raw.strip():
@@ -78,19 +63,11 @@ def parse_ask_request(raw: bytes) -> AskRequest:
         raise ApiError(f"The request body must be a JSON object like {EXAMPLE_BODY}, got {_kind(body)}.")
     if "question" not in body:
         raise ApiError(f'"question" is missing. Send JSON like {EXAMPLE_BODY}.')
-    question = _text(body["question"], "question")
-    history = body.get("history")
-    if history is None:
-        return AskRequest(question, None)
-    if not isinstance(history, list):
-        raise ApiError(f'"history" must be a list of {{"role", "content"}} messages, got {_kind(history)}.')
-    turns = []
-    for i, message in enumerate(history):
-        if not isinstance(message, dict):
-            raise ApiError(f'"history[{i}]" must be an object {{"role": "user", "content": "..."}}, got {_kind(message)}.')
-        if message.get("role") not in ROLES:
-            raise ApiError(f'"history[{i}].role" must be "user" or "assistant", got {json.dumps(message.get("role"))[:40]}.')
-        turns.append({"role": message["role"], "content": _text(message.get("content"), f"history[{i}].content")})
+    try:
+        question = conversation.text(body["question"], "question")
+        turns = None if body.get("history") is None else conversation.validate(body["history"])
+    except HistoryError as exc:  # its message names the field; here it is a 400
+        raise ApiError(str(exc)) from exc
     return AskRequest(question, turns)
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import QuestionSetError
+from ..history import HistoryError
+from ..history import validate as validate_history
 from ..safety import SAFETY_LEVELS
 
 @dataclass(frozen=True)
@@ -52,12 +54,11 @@ def _problems(record, number: int) -> list[str]:
     sources = record.get("expected_sources")
     if sources is not None and (not isinstance(sources, list) or not all(isinstance(s, str) and s for s in sources)):
         problems.append(f"{where}: field 'expected_sources' must be a list of source ids")
-    history = record.get("history")
-    if history is not None and (
-        not isinstance(history, list)
-        or not all(isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str) for m in history)
-    ):
-        problems.append(f"{where}: field 'history' must be a list of {{\"role\": \"user\"|\"assistant\", \"content\": str}}")
+    if record.get("history") is not None:
+        try:
+            validate_history(record["history"])
+        except HistoryError as exc:
+            problems.append(f"{where}: field 'history' must be a list of {{\"role\": \"user\"|\"assistant\", \"content\": str}} ({exc})")
     level = record.get("safety")
     if level is not None and level not in SAFETY_LEVELS:
         problems.append(f"{where}: field 'safety' must be one of {', '.join(SAFETY_LEVELS)}, got {level!r}")
