@@ -21,7 +21,7 @@ Vectors, said in every table row:
 Each size is built in a fresh process (so its peak memory is its own), then served in
 another one: load the index and the model, answer the 228 questions of eval/ (questions
 and holdout) with the hybrid retriever. For every size, exact search (IndexFlatIP) and
-HNSW (index/dense.py: M=32, efConstruction=200, efSearch=128) are built from the same
+HNSW (index/dense.py: M=32, efConstruction=200, efSearch=HNSW_EF_SEARCH, 256) are built from the same
 vectors and compared: build seconds, query p50, recall@10 and @30 (30 candidates is what
 qa/ asks for; ties counted, see `recall`) of HNSW against exact search, and HNSW's recall and time at efSearch 64 to
 1024. FAISS runs on its default threads (2 here) and on one: on a busy 2-core machine its
@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 
 import _common
+from index.dense import HNSW_EF_SEARCH  # noqa: E402  (after _common puts the repository on sys.path)
 from _common import HOLDOUT, QUESTIONS, REPO_ROOT, p50_p95, print_header, table
 
 import numpy as np  # noqa: E402
@@ -55,7 +56,7 @@ NOISE = 0.1  # norm of the noise added to a proxy vector (unit length) before no
 FLAT_BUDGET_MS = 5.0
 TARGET_RECALL = 0.98
 RECALL_AXIS_FROM = 0.9
-EF_SEARCH_SWEEP = (64, 128, 256, 512, 1024)  # must include index/dense.py's HNSW_EF_SEARCH (128)
+EF_SEARCH_SWEEP = (64, 128, 256, 512, 1024)  # must include index/dense.py's HNSW_EF_SEARCH (256)
 PLOT = REPO_ROOT / "bench" / "scale.png"
 RAW = REPO_ROOT / "bench" / "scale.json"  # every figure of the last run, to redraw the plot (--replot)
 
@@ -214,7 +215,6 @@ def compare_kinds(vectors: np.ndarray, queries: np.ndarray, repeats: int) -> dic
             result[f"{kind}_1t_p50_ms"], result[f"{kind}_1t_p95_ms"] = time_search(built[kind], queries, 30, repeats)
         finally:
             faiss.omp_set_num_threads(default_threads)
-    from index.dense import HNSW_EF_SEARCH
 
     result["ef_sweep"] = ef_sweep(built["hnsw"], built["flat"], vectors, queries)
     at_default = next(e for e in result["ef_sweep"] if e["ef"] == HNSW_EF_SEARCH)
@@ -226,7 +226,6 @@ def ef_sweep(hnsw, flat, vectors: np.ndarray, queries: np.ndarray) -> list[dict]
     """Recall@10/@30 (ties counted) and p50 (1 thread, k=30) of HNSW at each efSearch: the query-time knob."""
     import faiss
 
-    from index.dense import HNSW_EF_SEARCH
 
     rows = []
     default_threads = faiss.omp_get_max_threads()
@@ -406,7 +405,7 @@ def _plot(builds: list[dict], sweep: list[dict], rate: float) -> None:
     sizes = [r["size"] for r in dense_rows]
     ax.plot(sizes, [r["flat_p50_ms"] for r in dense_rows], "o-", label="exact (IndexFlatIP), FAISS default threads (2)")
     ax.plot(sizes, [r["flat_1t_p50_ms"] for r in dense_rows], "o--", color="C0", alpha=0.6, label="exact, FAISS 1 thread")
-    ax.plot(sizes, [r["hnsw_p50_ms"] for r in dense_rows], "s-", label="HNSW (M=32, efSearch=128)")
+    ax.plot(sizes, [r["hnsw_p50_ms"] for r in dense_rows], "s-", label=f"HNSW (M=32, efSearch={HNSW_EF_SEARCH})")
     ax.plot([r["size"] for r in real_rows], [r["flat_p50_ms"] for r in real_rows], "o", color="C0", mfc="none", ms=9,
             label="exact, real vectors")
     served = sorted((r for r in builds if "hybrid_p50_ms" in r), key=lambda r: r["size"])
@@ -436,7 +435,7 @@ def _plot(builds: list[dict], sweep: list[dict], rate: float) -> None:
                 transform=ax.transAxes, fontsize=8, color="C2")
     ax.set_ylim(RECALL_AXIS_FROM, 1.003)
     ax.set(xscale="log", xlabel="passages", ylabel="recall@10 of HNSW vs exact (ties counted)",
-           title="HNSW recall against exact search (efSearch 128 unless said)")
+           title=f"HNSW recall against exact search (efSearch {HNSW_EF_SEARCH} unless said)")
     ax.legend(fontsize=8)
     ax = axes[1][0]
     ax.plot(sizes, [r["flat_build_s"] for r in dense_rows], "o-", label="exact index build")
@@ -525,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"proxy check at {r['passages']:,} real passages: mean cosine(proxy vector, real vector) = {r['proxy_cosine_mean']:.3f}; "
                   f"recall@10 with proxy vectors {r['real_recall_of_proxy_index']:.4f} vs real vectors {r['recall10']:.4f}")
     rows = sorted(builds + sweep, key=lambda r: (r["size"], r["vectors"]))
-    print("\nExact (IndexFlatIP) against HNSW (M=32, efConstruction=200, efSearch=128), same vectors, k=30 per query;"
+    print(f"\nExact (IndexFlatIP) against HNSW (M=32, efConstruction=200, efSearch={HNSW_EF_SEARCH}), same vectors, k=30 per query;"
           " FAISS's default threads (2 here) and 1 thread (faiss.omp_set_num_threads(1))")
     print(table(
         ["passages", "vectors", "exact build s", "exact p50 ms", "exact p95 ms", "exact p50 ms, 1 thread", "exact p95 ms, 1 thread",
@@ -537,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         slow = [r["size"] for r in rows if r["vectors"] != "random" and r[column] > FLAT_BUDGET_MS]
         print(f"exact search ({label}) p50 first above {FLAT_BUDGET_MS:g} ms at: {min(slow):,} passages" if slow
               else f"exact search ({label}) p50 stays under {FLAT_BUDGET_MS:g} ms at every size measured")
-    print("\nHNSW recall and query time against efSearch (index/dense.py uses 128), 1 thread, k=30 for the time")
+    print(f"\nHNSW recall and query time against efSearch (index/dense.py uses {HNSW_EF_SEARCH}), 1 thread, k=30 for the time")
     ef_rows = []
     for r in rows:
         if r["size"] >= 10_000:
@@ -551,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r['size']:,} ({r['vectors']}): smallest efSearch with recall@10 and @30 >= {TARGET_RECALL}: "
                   + (f"{min(enough)}" if enough else f"none up to {EF_SEARCH_SWEEP[-1]}"))
     low = [(r["size"], r["vectors"], r["recall10"]) for r in rows if r["recall10"] < TARGET_RECALL]
-    print("HNSW recall@10 (efSearch 128) below target at: " + (", ".join(f"{s:,} ({v}: {x:.3f})" for s, v, x in low) if low else "none"))
+    print(f"HNSW recall@10 (efSearch {HNSW_EF_SEARCH}) below target at: " + (", ".join(f"{s:,} ({v}: {x:.3f})" for s, v, x in low) if low else "none"))
     _plot(builds, sweep, rate)
     RAW.write_text(json.dumps({"mode": "quick" if args.quick else "full", "machine": _common.machine(), "rate": rate,
                                "builds": builds, "sweep": sweep}, indent=1) + "\n")
