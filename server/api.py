@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from index import SearchIndex, SearchIndexError
 from qa import Answerer, QAError
 from qa import history as conversation
-from qa.history import ROLES, HistoryError, kind_of as _kind  # noqa: F401  (ROLES: server.chat reads it here)
+from qa.history import HistoryError, kind_of as _kind
 
 from .loader import LazyAnswerer, not_ready_message
 

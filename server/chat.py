@@ -20,10 +20,10 @@ import gradio as gr
 
 from index import SearchIndexError
 from qa import Answerer, QAError, Settings
+from qa import history as conversation
 from qa.safety import SAFETY_LEVELS
 
 from . import WEB_DIR
-from .api import ROLES
 from .feedback import FeedbackLog
 from .loader import LazyAnswerer, not_ready_message
 
@@ -50,11 +50,7 @@ def message_text(content: Any) -> str:
 
 def plain_history(history: list | None) -> list[dict]:
     """Gradio's chat history as the answerer takes it: [{"role", "content": str}], other roles dropped."""
-    turns = []
-    for message in history or []:
-        if isinstance(message, dict) and message.get("role") in ROLES:
-            turns.append({"role": message["role"], "content": message_text(message.get("content"))})
-    return turns
+    return conversation.lenient(history, content=message_text)
 
 
 def cited_source_ids(answer: dict) -> list[str]:

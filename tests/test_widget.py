@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import doctest
-import functools
+import html
 import json
 import os
 import re
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,10 +26,8 @@ import pytest
 from qa import ConfigError
 from server import guard
 from server.guard import OriginAllowList, RateLimiter
-from tests.conftest import CHROMIUM, LOCAL_HOSTS, REPO, running_server
+from tests.conftest import CHROMIUM, LOCAL_HOSTS, REPO, clinic_page, running_server, static_site
 
-EXAMPLE = REPO / "examples" / "clinic-site" / "index.html"
-SNIPPET = '<script src="http://127.0.0.1:7860/widget.js" defer></script>'
 RATE_LIMIT = 10  # answers a minute per client in the test server
 ANSWER_TIMEOUT = 60_000  # ms; the first answer warms the model up
 DISCLAIMER_START = "This is educational information"
@@ -49,24 +44,6 @@ OPTIONS = {
 
 
 # --- the servers: two loopback sites and the app -------------------------------------------------------
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-@contextmanager
-def static_site(directory: Path):
-    """Serves `directory` on a free loopback port in a thread; yields the site's origin."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(directory)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
 
 def widget_clinic_file(directory: Path, *, allowed_origin: str) -> Path:
     """The real clinic.toml with one allowed origin, the test's rate limit, and feedback in `directory`."""
@@ -91,14 +68,6 @@ class Deployment:
     refused_site: str  # the same pages on another port, not in allowed_origins
 
 
-def clinic_page(app: str, attributes: dict[str, str] | None = None) -> str:
-    """The example page with its one-line embed pointed at `app`, optionally with data attributes."""
-    text = EXAMPLE.read_text(encoding="utf-8")
-    assert text.count(SNIPPET) == 1, f"{EXAMPLE} should embed the chat with exactly {SNIPPET}"
-    extra = "".join(f' {name}="{value}"' for name, value in (attributes or {}).items())
-    return text.replace(SNIPPET, f'<script src="{app}/widget.js" defer{extra}></script>')
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     site = tmp_path_factory.mktemp("clinic-site")
@@ -113,6 +82,8 @@ def deployment(tmp_path_factory):
 
 # --- HTTP: the script, the embedded page, CORS, the rate limit, cookies ---------------------------------
 
+on_the_server = pytest.mark.server  # these start the module's `python app.py` (pytest.ini: the slow kinds)
+
 @pytest.fixture(scope="module")
 def http(deployment):
     # Its own client address: these tests do not spend the browser's rate limit.
@@ -120,6 +91,7 @@ def http(deployment):
         yield client
 
 
+@on_the_server
 def test_widget_js_is_served_as_javascript(http):
     response = http.get("/widget.js")
     assert response.status_code == 200
@@ -130,6 +102,7 @@ def test_widget_js_is_served_as_javascript(http):
         assert http.get(asset).headers["content-type"].startswith(kind)
 
 
+@on_the_server
 def test_embedded_page_may_be_framed_only_by_allowed_sites(http, deployment):
     response = http.get("/embed")
     assert response.status_code == 200 and "text/html" in response.headers["content-type"]
@@ -142,6 +115,7 @@ def test_embedded_page_may_be_framed_only_by_allowed_sites(http, deployment):
     assert http.get("/").headers["content-security-policy"] == f"frame-ancestors 'self' {deployment.allowed_site}"
 
 
+@on_the_server
 def test_clinic_settings_reach_the_embedded_page_as_inert_json(http):
     page = http.get("/embed").text
     config = json.loads(re.search(r'<script id="qa-config" type="application/json">(.*?)</script>', page).group(1))
@@ -151,6 +125,7 @@ def test_clinic_settings_reach_the_embedded_page_as_inert_json(http):
     assert "<title>Acupuncture &amp; Neuropathy Q&amp;A</title>" in page
 
 
+@on_the_server
 def test_cors_allows_only_the_allowed_origin(http, deployment):
     body = {"question": "Will the needles hurt?"}
     allowed = http.post("/api/ask", json=body, headers={"Origin": deployment.allowed_site})
@@ -165,6 +140,7 @@ def test_cors_allows_only_the_allowed_origin(http, deployment):
         assert "access-control-allow-origin" not in refused.headers, origin
 
 
+@on_the_server
 def test_cors_preflight(http, deployment):
     def preflight(origin):
         return http.options("/api/ask", headers={"Origin": origin, "Access-Control-Request-Method": "POST",
@@ -179,6 +155,7 @@ def test_cors_preflight(http, deployment):
     assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
 
 
+@on_the_server
 def test_too_many_questions_get_429_with_retry_after(deployment):
     def client(address):
         return httpx.Client(base_url=deployment.app, timeout=60,
@@ -199,6 +176,7 @@ def test_too_many_questions_get_429_with_retry_after(deployment):
         assert other.post("/api/ask", json={"question": "Will the needles hurt?"}).status_code == 200
 
 
+@on_the_server
 def test_no_cookies_anywhere(http, deployment):
     responses = [http.get(path) for path in ("/", "/widget.js", "/embed", "/embed.js", "/embed.css", "/healthz", "/config")]
     responses.append(http.post("/api/ask", json={"question": "Will the needles hurt?"}, headers={"Origin": deployment.allowed_site}))
@@ -484,8 +462,10 @@ def test_nothing_in_a_question_or_a_source_becomes_markup(deployment, visit):
     # A hostile answer object, as if a source and a setting carried markup.
     hostile = {
         "question": EVIL,
-        "answer_markdown": (f"**Look: {EVIL}** <script>window.top.pwned=2</script> [a link](javascript:window.top.pwned=3) "
-                            "\\*not bold\\* [the clinic](https://clinic.example.org/book)\n\nHere is what the articles say:"),
+        "answer_markdown": f"{EVIL} <script>window.top.pwned=8</script> [never shown](https://answer-markdown.example.org)",
+        "notes": [f"A note {EVIL} **not bold** [not a link](https://note.example.org)"],
+        "message": (f"**Look: {EVIL}** <script>window.top.pwned=2</script> [a link](javascript:window.top.pwned=3) "
+                    "\\*not bold\\* _<i>italic</i>_ [the clinic](https://clinic.example.org/book)"),
         "passages": [{
             "text": f"Before {EVIL} <b>bold</b> after.", "highlight": "<b>bold</b>", "source_id": "x",
             "title": "<script>window.top.pwned=4</script>Title", "section": '"><svg onload="window.top.pwned=5">',
@@ -502,12 +482,101 @@ def test_nothing_in_a_question_or_a_source_becomes_markup(deployment, visit):
     log = frame.locator("#qa-log")
     assert log.locator("img, script, svg, b, i, iframe, [onerror], [onload], [onclick]").count() == 0
     text = answer.inner_text()
-    for literal in (EVIL, "<script>window.top.pwned=2</script>", "*not bold*", "<b>bold</b>", "<i>Other</i>"):
+    for literal in (EVIL, "<script>window.top.pwned=2</script>", "*not bold*", "<b>bold</b>", "<i>Other</i>",
+                    "**not bold** [not a link](https://note.example.org)"):  # notes are plain text
         assert literal in text, literal
     assert answer.locator("p").first.inner_text().startswith("Call 911.")  # safety first
     assert answer.locator("blockquote strong").inner_text() == "<b>bold</b>"
+    assert answer.locator(".qa-message em").inner_text() == "<i>italic</i>"
+    assert "never shown" not in text and "pwned=8" not in text  # answer_markdown is not shown at all
     links = log.locator("a").evaluate_all("links => links.map(a => a.href)")
     assert links == ["https://clinic.example.org/book"]
     page.wait_for_timeout(200)
     assert page.evaluate("window.pwned") is None
     assert frame.locator("body").evaluate("() => window.pwned") is None
+
+
+# What each child of an answer is: tag, its classes after qa-, and its text (the hidden "Answer: " left out).
+LAYOUT = """answer => Array.from(answer.children).filter(e => !e.classList.contains("qa-visually-hidden")).map(e => [
+  e.tagName.toLowerCase(), Array.from(e.classList).filter(c => c !== "qa-lead").join(" "), e.innerText.trim()])"""
+
+
+def served(page, app: str, answers: list[dict]):
+    """The next questions get `answers`, one each, as if from the server."""
+    queue = list(answers)
+    page.route(app + "/api/ask", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                             body=json.dumps(queue.pop(0))))
+
+
+@browser_only
+def test_the_answer_is_drawn_from_its_fields_not_from_answer_markdown(deployment, visit):
+    page = visit(deployment.allowed_site + "/")
+    page.locator(BUBBLE).click()
+
+    # The real server, whatever its wording: a note (another language) first, then the message, the disclaimer.
+    with page.expect_response(lambda response: response.url.endswith("/api/ask")) as response:
+        spanish = ask(page, "¿Duele la acupuntura?")
+    data = response.value.json()
+    assert data["notes"] and data["message"] and data["abstained"] and not data["passages"]
+    layout = spanish.evaluate(LAYOUT)
+    message = [p for p in re.split(r"\n\s*\n", data["message"]) if p.strip()]
+    assert [kind for _tag, kind, _text in layout] == (
+        ["qa-note"] * len(data["notes"]) + ["qa-message qa-abstention"] + ["qa-message"] * (len(message) - 1) + ["qa-disclaimer"])
+    assert [text for _tag, _kind, text in layout[:len(data["notes"])]] == data["notes"]  # plain text, as sent
+    assert spanish.locator(".qa-note em").count() == len(data["notes"])  # in italic, as on the chat page
+    assert layout[len(data["notes"])][2].split()[:3] == html.unescape(message[0]).split()[:3]
+    assert layout[-1][2] == data["disclaimer"]
+    assert background(spanish.locator(".qa-abstention")) != background(spanish.locator(".qa-note").first)
+
+    # Python rewords every phrase of answer_markdown: what the widget shows does not change.
+    disclaimer = "Educational information only."
+    passage = {"text": "Most patients feel little to no pain. Thin needles are used.", "highlight": "Most patients feel little to no pain.",
+               "source_id": "feet", "title": "About Needles", "section": "Does it hurt?", "url": "https://example.org/needles",
+               "score": 0.9, "also_in": []}
+    reworded = {
+        "question": "Will the needles hurt?", "abstained": False, "safety": None, "disclaimer": disclaimer,
+        "notes": [], "message": None, "passages": [passage],
+        "answer_markdown": ("Look what I found for you:\n\n> _Most patients_ feel little to no pain. **[1]**\n\n"
+                            "**Where this comes from**\n\n1. *About Needles*\n\n* * *\n\n<span>Educational information only.</span>"),
+    }
+    safety = {
+        "question": "I have crushing chest pain", "abstained": True, "passages": [], "disclaimer": disclaimer,
+        "safety": {"level": "emergency", "message": "**Call 911 now.** Do not wait."},
+        "notes": ["Your message was long, so only its first 1,000 characters were used."],
+        "message": "Please get help first. You can also [Book a visit](https://clinic.example.org/book).",
+        "answer_markdown": "Any text at all: Python may word this however it likes.",
+    }
+    small_talk = {
+        "question": "Hello", "abstained": False, "safety": None, "disclaimer": disclaimer, "passages": [], "notes": [],
+        "message": "Hello! Ask me **anything** about _acupuncture_, for example \\“Will the needles hurt?\\”\n\nI quote articles.",
+        "answer_markdown": "",
+    }
+    served(page, deployment.app, [reworded, safety, small_talk])
+
+    answer = ask(page, "Will the needles hurt?")
+    assert answer.evaluate(LAYOUT) == [
+        ["p", "qa-intro", "Here is what the articles say:"],
+        ["blockquote", "qa-quote", "Most patients feel little to no pain. Thin needles are used. [1]"],
+        ["div", "qa-sources", "Sources\n\nAbout Needles, section “Does it hurt?”"],
+        ["p", "qa-disclaimer", disclaimer],
+    ]
+    assert answer.locator("blockquote strong").inner_text() == "Most patients feel little to no pain."
+
+    answer = ask(page, "I have crushing chest pain")
+    assert "qa-safety-emergency" in answer.get_attribute("class")
+    assert answer.evaluate(LAYOUT) == [
+        ["p", "qa-alert", "Call 911 now. Do not wait."],
+        ["p", "qa-note", "Your message was long, so only its first 1,000 characters were used."],
+        ["p", "qa-message", "Please get help first. You can also Book a visit."],
+        ["p", "qa-disclaimer", disclaimer],
+    ]
+    assert answer.locator(".qa-alert strong").inner_text() == "Call 911 now."
+    assert answer.locator(".qa-message a").get_attribute("href") == "https://clinic.example.org/book"
+
+    answer = ask(page, "Hello")
+    assert answer.evaluate(LAYOUT) == [
+        ["p", "qa-message", "Hello! Ask me anything about acupuncture, for example “Will the needles hurt?”"],
+        ["p", "qa-message", "I quote articles."],
+        ["p", "qa-disclaimer", disclaimer],
+    ]
+    assert answer.locator("strong").inner_text() == "anything" and answer.locator("em").inner_text() == "acupuncture"

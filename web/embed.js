@@ -2,9 +2,12 @@
  *
  * Questions go to POST /api/ask on this server, and the answer object that comes back is built into the
  * page with DOM calls and textContent only, never innerHTML: nothing in a question, a source or a setting
- * can become markup or script. Passages, citations and the disclaimer come from the object's fields; its
- * Markdown is read only for the opening paragraphs (the safety, abstention or greeting text), through a
- * small reader of the marks qa/compose.py writes there: **bold**, _notes_, [links](https://...), escapes.
+ * can become markup or script. Everything shown comes from the object's fields, in this order: the safety
+ * message, the notes (plain text), the message, the passages with their sources, the disclaimer. The
+ * safety message and the message are Markdown from qa/compose.py, read by a small reader of the marks it
+ * writes: **bold**, _italic_, [links](https://...), bare http(s) links, backslash escapes. answer_markdown
+ * is never read for display (it only goes back to the server as the conversation's history), so the way
+ * Python words an answer cannot change what the widget shows.
  *
  * The conversation lives in this page's memory and ends with it: no cookies, no storage.
  * Options come from widget.js in the query string: title, greeting, accent.
@@ -50,8 +53,9 @@
   // --- the few Markdown marks of qa's messages, read safely ------------------------------------------
 
   var ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": "\"", "&#x27;": "'", "&#39;": "'" };
-  // \x escape | **bold** | [text](link) | bare http(s) link
-  var INLINE = /\\([^\sA-Za-z0-9])|\*\*((?:\\.|[^\\*])+)\*\*|\[((?:\\.|[^\\\]])+)\]\(([^()\s]+)\)|(https?:\/\/[^\s<>"'()]*[^\s<>"'().,;:!?])/;
+  // \x escape | **bold** | [text](link) | bare http(s) link | _italic_
+  var INLINE = /\\([^\sA-Za-z0-9])|\*\*((?:\\.|[^\\*])+)\*\*|\[((?:\\.|[^\\\]])+)\]\(([^()\s]+)\)|(https?:\/\/[^\s<>"'()]*[^\s<>"'().,;:!?])|_((?:\\.|[^\\_\s])(?:(?:\\.|[^\\_])*(?:\\.|[^\\_\s]))?)_(?![A-Za-z0-9])/;
+  var WORD_CHARACTER = /[A-Za-z0-9]/;
 
   /* Text as the reader sees it: qa escapes &, <, >, quotes as HTML entities before they reach the Markdown. */
   function plain(text) {
@@ -92,6 +96,11 @@
         buffer += match[1];
         continue;
       }
+      if (match[6] !== undefined && match.index > 0 && WORD_CHARACTER.test(markdown.charAt(match.index - 1))) {
+        buffer += "_"; // inside a word (snake_case) an underscore is a letter, as in Markdown
+        last = pattern.lastIndex = match.index + 1;
+        continue;
+      }
       flush();
       if (match[2] !== undefined) {
         var strong = el("strong");
@@ -102,6 +111,10 @@
         var target = href ? linkTo(href) : el("span");
         appendInline(target, match[3]);
         parent.appendChild(target);
+      } else if (match[6] !== undefined) {
+        var em = el("em");
+        appendInline(em, match[6]);
+        parent.appendChild(em);
       } else {
         var bare = safeUrl(match[5]);
         if (bare) {
@@ -119,26 +132,19 @@
 
   function paragraph(markdown, className) {
     var p = el("p", className);
-    if (/^_[\s\S]+_$/.test(markdown)) { // a note from qa: "_Your message was long, ..._"
-      var note = el("em");
-      appendInline(note, markdown.slice(1, -1));
-      p.appendChild(note);
-    } else {
-      appendInline(p, markdown);
-    }
+    appendInline(p, markdown);
     return p;
   }
 
-  /* The paragraphs before the quoted passages: safety message, notes, small talk or abstention. */
-  function leadParagraphs(markdown) {
-    var lead = [];
-    var blocks = String(markdown || "").split(/\n[ \t]*\n/);
-    for (var i = 0; i < blocks.length; i++) {
-      var block = blocks[i].trim();
-      if (/^(>|---|<small>|\*\*Sources\*\*|\d+\.\s)/.test(block) || block === "Here is what the articles say:") break;
-      if (block) lead.push(block.replace(/\s*\n\s*/g, " "));
-    }
-    return lead;
+  /* A Markdown string as paragraphs: blank lines part them, a single line break is a space. */
+  function paragraphs(markdown) {
+    return String(markdown).split(/\n[ \t]*\n/).map(function (block) {
+      return block.replace(/\s*\n\s*/g, " ").trim();
+    }).filter(Boolean);
+  }
+
+  function strings(list) {
+    return Array.isArray(list) ? list.filter(function (item) { return typeof item === "string" && item.trim(); }) : [];
   }
 
   // --- answers ------------------------------------------------------------------------------------
@@ -192,18 +198,24 @@
   function renderAnswer(answer) {
     var box = el("div", "qa-msg qa-answer");
     box.appendChild(hiddenLabel("Answer: "));
-    var lead = leadParagraphs(answer.answer_markdown);
     var safety = answer.safety && typeof answer.safety.message === "string" ? answer.safety : null;
     if (safety) { // safety first, whatever else the answer holds
       box.classList.add("qa-safety");
       if (SAFETY_LEVELS.indexOf(safety.level) >= 0) box.classList.add("qa-safety-" + safety.level);
-      box.appendChild(paragraph(safety.message, "qa-alert"));
-      var message = safety.message.replace(/\s*\n\s*/g, " ").trim();
-      lead = lead.filter(function (p) { return p !== message; });
+      box.appendChild(paragraph(paragraphs(safety.message).join(" "), "qa-alert"));
     } else if (answer.abstained) {
       box.classList.add("qa-abstained");
     }
-    lead.forEach(function (p) { box.appendChild(paragraph(p, "qa-lead")); });
+    strings(answer.notes).forEach(function (note) { // plain text, in italic as on the chat page
+      var p = el("p", "qa-lead qa-note");
+      p.appendChild(el("em", null, note));
+      box.appendChild(p);
+    });
+    paragraphs(typeof answer.message === "string" ? answer.message : "").forEach(function (markdown, i) {
+      var p = paragraph(markdown, "qa-lead qa-message");
+      if (i === 0 && !safety && answer.abstained) p.classList.add("qa-abstention"); // the articles do not answer
+      box.appendChild(p);
+    });
     var passages = Array.isArray(answer.passages) ? answer.passages.filter(Boolean) : [];
     if (passages.length) {
       box.appendChild(el("p", "qa-intro", "Here is what the articles say:"));
@@ -296,7 +308,8 @@
 
   // --- the page --------------------------------------------------------------------------------------
 
-  function contrastingText(colour) {
+  /* Relative luminance of a CSS colour (WCAG 2.1), read back from the browser so any syntax works. */
+  function luminance(colour) {
     var probe = el("span");
     document.body.appendChild(probe);
     probe.style.color = colour;
@@ -305,7 +318,22 @@
       return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
     });
     document.body.removeChild(probe);
-    return 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2] > 0.4 ? "#111827" : "#ffffff";
+    return 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2];
+  }
+
+  function contrast(a, b) {
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  }
+
+  /* The text colours that go with an accent: black or white on it, whichever contrasts more; and the
+   * accent itself as link text only when it reaches 4.5:1 (WCAG AA) on the palest background links sit on,
+   * the abstention's #f5f8ff (luminance 0.938); else links take the page's text colour (still underlined). */
+  function accentColours(colour) {
+    var accent = luminance(colour);
+    return {
+      onAccent: contrast(accent, luminance("#111827")) > contrast(accent, 1) ? "#111827" : "#ffffff",
+      accentText: contrast(accent, 0.938) >= 4.5 ? colour : "var(--text)"
+    };
   }
 
   function setUp() {
@@ -314,8 +342,10 @@
     document.title = title;
     var accent = param("accent", 40);
     if (accent && window.CSS && CSS.supports("color", accent)) {
+      var colours = accentColours(accent);
       document.documentElement.style.setProperty("--accent", accent);
-      document.documentElement.style.setProperty("--on-accent", contrastingText(accent));
+      document.documentElement.style.setProperty("--on-accent", colours.onAccent);
+      document.documentElement.style.setProperty("--accent-text", colours.accentText);
     }
 
     byId("qa-greeting").textContent = param("greeting", 300) ||

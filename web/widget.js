@@ -94,7 +94,8 @@
     return icon;
   }
 
-  /* The text colour that reads best on the accent: black or white, by the accent's luminance. */
+  /* The text colour that reads best on the accent: black or white, whichever has the higher contrast ratio
+   * (WCAG 2.1) with the accent's luminance; #111827's luminance is 0.0092. */
   function contrastingText(colour, probe) {
     probe.style.color = colour;
     var rgb = (getComputedStyle(probe).color.match(/[\d.]+/g) || [0, 0, 0]).slice(0, 3).map(function (c) {
@@ -103,7 +104,7 @@
     });
     var luminance = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2];
     probe.style.color = "";
-    return luminance > 0.4 ? "#111827" : "#ffffff";
+    return (luminance + 0.05) / (0.0092 + 0.05) > 1.05 / (luminance + 0.05) ? "#111827" : "#ffffff";
   }
 
   var host = document.createElement("div");
