@@ -45,6 +45,11 @@ class SearchIndex:
         return IndexSettings.from_dict(self.manifest["settings"])
 
     @property
+    def model_name(self) -> str:
+        """The embedding model the index was built with (a query must be embedded with the same one)."""
+        return self.manifest["model"]["name"]
+
+    @property
     def source_ids(self) -> list[str]:
         return sorted(self.manifest["sources"])
 

@@ -98,7 +98,7 @@ def health(index: SearchIndex) -> dict:
         "passages": len(index.passages),
         "sources": len(index.source_ids),
         # SearchIndex has no accessor for the model it was built with, so this reads its manifest.
-        "model": index.manifest["model"]["name"],
+        "model": index.model_name,
     }
 
 
