@@ -279,3 +279,15 @@ def clinic_page(app: str, attributes: dict[str, str] | None = None) -> str:
     assert text.count(EXAMPLE_SNIPPET) == 1, f"{EXAMPLE_PAGE} should embed the chat with exactly {EXAMPLE_SNIPPET}"
     extra = "".join(f' {name}="{value}"' for name, value in (attributes or {}).items())
     return text.replace(EXAMPLE_SNIPPET, f'<script src="{app}/widget.js" defer{extra}></script>')
+
+
+def ask_in_panel(frame, question: str):
+    """Type a question into the widget's chat panel (a Playwright frame locator) and return its reply (an answer
+    or an error) once it has arrived."""
+    turns = frame.locator(".qa-turn")
+    before = turns.count()
+    frame.locator("#qa-question").fill(question)
+    frame.locator("#qa-question").press("Enter")
+    reply = turns.nth(before).locator(".qa-answer, .qa-error")
+    reply.wait_for()
+    return reply

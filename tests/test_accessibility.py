@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import CHROMIUM, LOCAL_HOSTS, clinic_file, clinic_page, running_server, static_site
+from tests.conftest import CHROMIUM, LOCAL_HOSTS, ask_in_panel, clinic_file, clinic_page, running_server, static_site
 
 pytestmark = [pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: run `bash tests/setup.sh`"),
               pytest.mark.server, pytest.mark.browser]
@@ -192,14 +192,7 @@ def ask_chat(page, question: str):
     return answer
 
 
-def ask_widget(frame, question: str):
-    turns = frame.locator(".qa-turn")
-    before = turns.count()
-    frame.locator("#qa-question").fill(question)
-    frame.locator("#qa-question").press("Enter")
-    reply = turns.nth(before).locator(".qa-answer, .qa-error")
-    reply.wait_for()
-    return reply
+ask_widget = ask_in_panel
 
 
 def check_kind(answer, kind: str | None, question: str) -> None:

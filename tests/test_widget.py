@@ -26,7 +26,7 @@ import pytest
 from qa import ConfigError
 from server import guard
 from server.guard import OriginAllowList, RateLimiter
-from tests.conftest import CHROMIUM, LOCAL_HOSTS, REPO, clinic_page, running_server, static_site
+from tests.conftest import CHROMIUM, LOCAL_HOSTS, REPO, ask_in_panel, clinic_page, running_server, static_site
 
 RATE_LIMIT = 10  # answers a minute per client in the test server
 ANSWER_TIMEOUT = 60_000  # ms; the first answer warms the model up
@@ -250,13 +250,7 @@ def visit(browser):
 
 def ask(page, question: str):
     """Type a question into the open panel and return its reply once it has arrived."""
-    frame = page.frame_locator(FRAME)
-    turns = frame.locator(".qa-turn")
-    before = turns.count()
-    frame.locator("#qa-question").fill(question)
-    frame.locator("#qa-question").press("Enter")
-    reply = turns.nth(before).locator(".qa-answer, .qa-error")
-    reply.wait_for()
+    reply = ask_in_panel(page.frame_locator(FRAME), question)
     assert "qa-answer" in reply.get_attribute("class"), reply.inner_text()
     return reply
 
