@@ -23,7 +23,7 @@ _EXPORTS = {
     "IndexSettings": "settings",
     "Corpus": "sources", "Document": "sources", "load_corpus": "sources",
 }
-_SUBMODULES = {"dense", "lexical", "store", "onnx_embedder", "environment", "build", "embedder", "errors", "passages",
+_SUBMODULES = {"dense", "lexical", "store", "onnx_embedder", "environment", "files", "build", "embedder", "errors", "passages",
                "search_index", "settings", "sources"}
 
 __all__ = sorted(_EXPORTS)

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 
 def temporary_beside(path: Path) -> Path:
     """A name for a temporary file next to `path` (same folder, so the rename stays on one file system)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
 
 
 def publish(tmp: Path, path: Path) -> None:

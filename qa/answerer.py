@@ -1,11 +1,13 @@
 """The answering pipeline: question (+ conversation) in, answer object out.
 
-    triage -> prepare (trim, small talk, language, spelling, glossary, follow-up)
-           -> embed -> hybrid retrieval -> abstain? -> compose
+    answer cache? -> prepare (trim, small talk, language, spelling, glossary, follow-up) -> triage
+                  -> embed -> hybrid retrieval -> re-rank -> abstain? -> compose
 
-Load once (`Answerer.load`), call `ask` from any number of threads: the model, FAISS and BM25
-are only read. `use_index` swaps in a rebuilt index in one assignment, so a request sees
-either the old index or the new one, never a mix.
+Load once (`Answerer.load`), call `ask` from any number of threads: the models, FAISS and BM25
+are only read; what is written while serving is the answer cache (behind a lock) and the cache of
+glossary-term vectors (filled before serving by `warm_up`). `use_index` swaps in a rebuilt index, with
+a new, empty answer cache, in one assignment, so a request sees either the old index or the new one,
+never a mix.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .abstain import AbstentionModel, features
 from .compose import Reply, answer_object
 from .config import Settings, load_settings
 from .glossary import Glossary, default_glossary
+from .history import user_turns
 from .language import NAMES
 from .query import PreparedQuestion, QueryBuilder
 from .rerank import CrossEncoder, Reranker
@@ -40,7 +43,7 @@ SERVING_THREADS = 1  # one torch thread per answer: concurrent requests use the 
 # question for the same hit@3 (chosen on eval/questions.jsonl; README, "How well it answers").
 GLOSSARY_VECTOR_WEIGHT = 0.6
 # Whole answers kept per index, keyed by the question and conversation as normalised text: the example
-# questions and the common ones repeat, and an answer costs the cross-encoder ~140 ms. About 10 kB each.
+# questions and the common ones repeat, and an answer costs the cross-encoder ~60 ms. About 10 kB each.
 ANSWER_CACHE_SIZE = 512
 
 
@@ -77,16 +80,18 @@ class AnswerCache:
 
     @staticmethod
     def key(question: str, history: list[dict] | None) -> tuple:
-        """Case and spacing do not change an answer; the conversation does.
+        """What an answer depends on: the question and what the person said before (the assistant's turns are
+        never read), case and spacing aside. Any shape of history gives a key.
 
         >>> AnswerCache.key("  Will the NEEDLES  hurt? ", None) == AnswerCache.key("will the needles hurt?", [])
+        True
+        >>> AnswerCache.key("Can I?", [{"role": "USER", "content": "x"}]) == AnswerCache.key("Can I?", None)
         True
         """
         def norm(text) -> str:
             return " ".join(str(text or "").split()).casefold()
 
-        turns = tuple((norm(m.get("role")), norm(m.get("content"))) for m in (history or []) if isinstance(m, dict))
-        return norm(question if isinstance(question, str) else ""), turns
+        return norm(question if isinstance(question, str) else ""), tuple(norm(t) for t in user_turns(history))
 
     def get(self, key: tuple) -> Result | None:
         with self._lock:
@@ -96,7 +101,7 @@ class AnswerCache:
             return result
 
     def put(self, key: tuple, result: Result) -> None:
-        if not self.size:
+        if self.size <= 0:
             return
         with self._lock:
             self._results[key] = result
@@ -193,7 +198,7 @@ class Answerer:
             answer["question"] = question if isinstance(question, str) else ""
             return replace(cached, answer=answer, ms=(time.perf_counter() - started) * 1000, cached=True)
         result = self._answer(engine, question, history, started)
-        engine.cache.put(key, replace(result, answer=copy.deepcopy(result.answer)))  # callers may change theirs
+        engine.cache.put(key, replace(result, answer=copy.deepcopy(result.answer)))  # callers may change their answer
         return result
 
     def _answer(self, engine: _Engine, question: str, history: list[dict] | None, started: float) -> Result:

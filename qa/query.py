@@ -179,14 +179,14 @@ class QueryBuilder:
         return re.search(r"\b" + re.escape(phrase) + r"\b", self._corpus_text) is not None
 
     def _is_follow_up(self, text: str, key_terms: list[str], history: list[dict] | None) -> bool:
-        if not _user_turns(history):
+        if not user_turns(history):
             return False
         words = set(re.findall(r"[a-z]+", text.lower()))
         return len(key_terms) <= 1 or (bool(words & ANAPHORA) and len(key_terms) <= 2)
 
     def _context(self, history: list[dict] | None) -> str:
         """The latest user message, plus the one before when the latest is itself vague."""
-        turns = _user_turns(history)
+        turns = user_turns(history)
         picked = [turns[-1]]
         if len(turns) > 1 and len(self.key_terms(self.spelling.correct(turns[-1])[0])) <= 1:
             picked.insert(0, turns[-2])
@@ -206,5 +206,3 @@ def expand_chat_spellings(text: str) -> str:
 def _with_terms(text: str, terms: list[str]) -> str:
     return text + (" (" + ", ".join(terms) + ")" if terms else "")
 
-
-_user_turns = user_turns

@@ -97,7 +97,6 @@ def health(index: SearchIndex) -> dict:
         "status": "ok",
         "passages": len(index.passages),
         "sources": len(index.source_ids),
-        # SearchIndex has no accessor for the model it was built with, so this reads its manifest.
         "model": index.model_name,
     }
 

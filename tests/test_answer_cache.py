@@ -90,3 +90,19 @@ def test_concurrent_answers_share_the_cache_safely(index):
     for t in threads:
         t.join()
     assert not errors and len(set(results)) == 1 and len(results) == 8
+
+
+def test_odd_histories_never_fail_and_a_role_in_capitals_is_not_a_user_turn(index):
+    bot, _, _ = make(index)
+    for history in (5, True, "text", [None, 3, {"role": "user"}], {"role": "user", "content": "x"}):
+        assert bot.answer("Does it hurt?", history).answer["passages"]
+    # "USER" is not a role the answerer reads, so it cannot share a cached answer with a real follow-up.
+    capitals = bot.answer("Can I still get it?", [{"role": "USER", "content": "I take blood thinners."}])
+    real = bot.answer("Can I still get it?", [{"role": "user", "content": "I take blood thinners."}])
+    assert not real.cached and real.prepared.context and not capitals.prepared.context
+
+
+def test_a_negative_size_keeps_nothing():
+    cache = AnswerCache(size=-1)
+    cache.put(cache.key("a", None), "a")
+    assert len(cache) == 0
