@@ -42,6 +42,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import _common
+import numpy as np
 from _common import REPO_ROOT, print_header, table
 
 from qa.abstain import AbstentionModel
@@ -80,8 +81,6 @@ class ScoreCache:
         if missing:
             for i, value in zip(missing, self.model.score(query, [texts[i] for i in missing])):
                 self.scores[keys[i]] = float(value)
-        import numpy as np
-
         return np.array([self.scores[k] for k in keys], dtype=np.float32)
 
     def save(self) -> None:
