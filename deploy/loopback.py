@@ -1,0 +1,251 @@
+"""The shipped deployment, run on loopback for the tests and benchmarks: `python app.py` replicas and an nginx
+that serves deploy/nginx/acupuncture-qa.conf itself, rewritten only where an operator would edit it.
+
+    with NginxProxy.start(workdir, replica_ports=[p1, p2]) as proxy:
+        httpx.post(f"{proxy.base}/api/ask", json={"question": "Will the needles hurt?"})
+
+`site_config` makes those edits (the replica ports, the listen address, the log path, optionally the edge
+rate limit) and fails loudly when the shipped file no longer has the line it edits, so the tests never
+silently run a config other than the one shipped. `ReplicaProcess` is one `python app.py` with its own
+port and log, started, stopped (SIGTERM), killed (SIGKILL) and restarted like systemd would.
+
+Everything listens on 127.0.0.1 and writes only into the given directory; the system's nginx, its
+configuration and its logs are never touched. Not here: the load generators (tests and bench have their own).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+SITE_CONFIG = REPO / "deploy" / "nginx" / "acupuncture-qa.conf"
+SHIPPED_PORTS = (7861, 7862)  # the replica ports written in the shipped config
+SHIPPED_RATE = "rate=30r/m"
+START_TIMEOUT = 180  # s; a replica's first start may build the index and loads the models
+
+# The http {} around the site file: what Debian's /etc/nginx/nginx.conf provides, with every path in `workdir`.
+MAIN_CONFIG = """\
+worker_processes 1;
+pid {workdir}/nginx.pid;
+error_log {workdir}/nginx-error.log info;
+{user}
+events {{ worker_connections 1024; }}
+http {{
+    types {{ text/html html; application/javascript js; text/css css; }}
+    default_type application/octet-stream;
+    client_body_temp_path {workdir}/nginx-tmp/body;
+    proxy_temp_path {workdir}/nginx-tmp/proxy;
+    fastcgi_temp_path {workdir}/nginx-tmp/fastcgi;
+    uwsgi_temp_path {workdir}/nginx-tmp/uwsgi;
+    scgi_temp_path {workdir}/nginx-tmp/scgi;
+    include {site};
+}}
+"""
+
+
+class DeploymentError(RuntimeError):
+    """The loopback deployment could not be started: the message says what is missing or what failed."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _replace(text: str, old: str, new: str, *, count: int | None = None) -> str:
+    found = text.count(old)
+    if found == 0 or (count is not None and found != count):
+        raise DeploymentError(f"{SITE_CONFIG.name} has {found} of {old!r} (expected {count or 'some'}): "
+                              "update deploy/loopback.py with the shipped config")
+    return text.replace(old, new)
+
+
+def site_config(*, listen_port: int, replica_ports: list[int], access_log: Path, ask_rate: str | None = None) -> str:
+    """The shipped site config with the operator's edits: the replicas on `replica_ports`, the server on
+    127.0.0.1:`listen_port`, the access log at `access_log`; `ask_rate` (e.g. "rate=6000r/m") replaces the edge
+    limit, for loads that all come from one address."""
+    if not 1 <= len(replica_ports) <= len(SHIPPED_PORTS):
+        raise DeploymentError(f"Between 1 and {len(SHIPPED_PORTS)} replicas, got {len(replica_ports)}.")
+    text = SITE_CONFIG.read_text(encoding="utf-8")
+    text = _replace(text, "    listen 80;", f"    listen 127.0.0.1:{listen_port};", count=1)
+    text = _replace(text, "/var/log/nginx/acupuncture-qa.access.log", str(access_log), count=1)
+    for index, shipped in enumerate(SHIPPED_PORTS):
+        if index < len(replica_ports):
+            text = _replace(text, f"127.0.0.1:{shipped} ", f"127.0.0.1:{replica_ports[index]} ", count=2)
+        else:  # fewer replicas: drop the shipped server lines past them
+            text, dropped = re.subn(rf"(?m)^\s*server 127\.0\.0\.1:{shipped} .*\n", "", text)
+            if dropped != 2:
+                raise DeploymentError(f"{SITE_CONFIG.name}: expected 2 'server 127.0.0.1:{shipped}' lines, found {dropped}")
+    if ask_rate is not None:
+        text = _replace(text, SHIPPED_RATE, ask_rate, count=1)
+    return text
+
+
+@dataclass
+class NginxProxy:
+    """A private nginx (master and one worker) serving the site config on 127.0.0.1:`port`."""
+
+    workdir: Path
+    port: int
+    process: subprocess.Popen
+    access_log: Path
+    error_log: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    @contextmanager
+    def start(cls, workdir: Path, *, replica_ports: list[int], ask_rate: str | None = None) -> Iterator["NginxProxy"]:
+        binary = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
+        if binary is None:
+            raise DeploymentError("nginx is not installed: run `bash tests/setup.sh` (Debian: apt-get install nginx)")
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "nginx-tmp").mkdir(exist_ok=True)
+        port = free_port()
+        access_log = workdir / "nginx-access.log"
+        site = workdir / "site.conf"
+        site.write_text(site_config(listen_port=port, replica_ports=replica_ports, access_log=access_log,
+                                    ask_rate=ask_rate), encoding="utf-8")
+        # As root, nginx's worker would run as "nobody" and could not write into workdir.
+        user = f"user {_user_name()};" if os.geteuid() == 0 else ""
+        main = workdir / "nginx.conf"
+        main.write_text(MAIN_CONFIG.format(workdir=workdir, user=user, site=site), encoding="utf-8")
+        check = subprocess.run([binary, "-t", "-q", "-p", str(workdir), "-c", str(main)], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise DeploymentError(f"nginx refused the config: {check.stderr.strip()}")
+        process = subprocess.Popen([binary, "-p", str(workdir), "-c", str(main), "-g", "daemon off;"],
+                                   stdout=subprocess.DEVNULL, stderr=open(workdir / "nginx-stderr.log", "wb"))
+        proxy = cls(workdir, port, process, access_log, workdir / "nginx-error.log")
+        try:
+            _wait_for_port(port, process, what="nginx", log=workdir / "nginx-stderr.log")
+            yield proxy
+        finally:
+            process.send_signal(signal.SIGQUIT)  # graceful: finish open requests, then exit
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def upstreams(self) -> list[list[str]]:
+        """Per logged request, the replicas nginx tried for it, in order ("127.0.0.1:PORT")."""
+        tried = []
+        for line in self.access_log.read_text(encoding="utf-8").splitlines():
+            found = re.search(r"upstream=(\S.*?) upstream_status=", line)
+            if found and found.group(1) != "-":
+                tried.append(re.findall(r"127\.0\.0\.1:\d+", found.group(1)))
+        return tried
+
+    def errors(self) -> list[str]:
+        """The error log's lines of level error or worse."""
+        if not self.error_log.exists():
+            return []
+        return [line for line in self.error_log.read_text(encoding="utf-8").splitlines()
+                if re.search(r"\[(error|crit|alert|emerg)\]", line)]
+
+
+def _user_name() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, *, what: str, log: Path, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DeploymentError(f"{what} exited with {process.returncode}: {log.read_text(errors='replace')[-2000:]}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise DeploymentError(f"{what} did not listen on port {port} in {timeout} s")
+
+
+@dataclass
+class ReplicaProcess:
+    """One `python app.py --port PORT` with the given environment; its output goes to `log`."""
+
+    port: int
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @classmethod
+    def environment(cls, *, index_dir: Path, config: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """This process's environment for a replica: the shared index and clinic file, nothing inherited that
+        would move the server to another address or trust other proxies."""
+        env = dict(os.environ, QA_INDEX_DIR=str(index_dir), QA_CONFIG=str(config), **(extra or {}))
+        for name in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "GRADIO_WATCH_DIRS", "FORWARDED_ALLOW_IPS"):
+            env.pop(name, None)
+        return env
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> "ReplicaProcess":
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "app.py", "--port", str(self.port)], cwd=REPO,
+                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> "ReplicaProcess":
+        """Until `GET /healthz` answers 200; `DeploymentError` with the log's end if it exits or takes too long."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise DeploymentError(f"app.py on port {self.port} exited with {self.process.returncode}:\n{self.tail()}")
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise DeploymentError(f"app.py on port {self.port} did not answer /healthz in {timeout} s:\n{self.tail()}")
+            time.sleep(0.25)
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM, as systemd stops a unit; waits and returns the exit code."""
+        self.process.terminate()
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> int:
+        """SIGKILL: the process dies at once, mid-request."""
+        self.process.kill()
+        return self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Stopped whatever state it is in (for cleanup)."""
+        if self.running:
+            try:
+                self.terminate(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
