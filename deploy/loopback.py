@@ -4,8 +4,8 @@ that serves deploy/nginx/acupuncture-qa.conf itself, rewritten only where an ope
     with NginxProxy.start(workdir, replica_ports=[p1, p2]) as proxy:
         httpx.post(f"{proxy.base}/api/ask", json={"question": "Will the needles hurt?"})
 
-`site_config` makes those edits (the replica ports, the listen address, the log path, optionally the edge
-rate limit) and fails loudly when the shipped file no longer has the line it edits, so the tests never
+`site_config` makes those edits (the replica ports, the listen address, the log path; optionally the per-visitor
+limit taken out) and fails loudly when the shipped file no longer has the line it edits, so the tests never
 silently run a config other than the one shipped. `ReplicaProcess` is one `python app.py` with its own
 port and log, started, stopped (SIGTERM), killed (SIGKILL) and restarted like systemd would.
 
@@ -33,7 +33,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 SITE_CONFIG = REPO / "deploy" / "nginx" / "acupuncture-qa.conf"
 SHIPPED_PORTS = (7861, 7862)  # the replica ports written in the shipped config
-SHIPPED_RATE = "rate=30r/m"
+EDGE_LIMIT = "        limit_req zone=qa_ask burst=10 nodelay;\n"  # the shipped per-visitor limit on questions
 START_TIMEOUT = 180  # s; a replica's first start may build the index and loads the models
 
 # The http {} around the site file: what Debian's /etc/nginx/nginx.conf provides, with every path in `workdir`.
@@ -74,10 +74,10 @@ def _replace(text: str, old: str, new: str, *, count: int | None = None) -> str:
     return text.replace(old, new)
 
 
-def site_config(*, listen_port: int, replica_ports: list[int], access_log: Path, ask_rate: str | None = None) -> str:
+def site_config(*, listen_port: int, replica_ports: list[int], access_log: Path, edge_limit: bool = True) -> str:
     """The shipped site config with the operator's edits: the replicas on `replica_ports`, the server on
-    127.0.0.1:`listen_port`, the access log at `access_log`; `ask_rate` (e.g. "rate=6000r/m") replaces the edge
-    limit, for loads that all come from one address."""
+    127.0.0.1:`listen_port`, the access log at `access_log`; `edge_limit=False` takes the per-visitor limit
+    out, for loads whose clients all come from one address."""
     if not 1 <= len(replica_ports) <= len(SHIPPED_PORTS):
         raise DeploymentError(f"Between 1 and {len(SHIPPED_PORTS)} replicas, got {len(replica_ports)}.")
     text = SITE_CONFIG.read_text(encoding="utf-8")
@@ -90,8 +90,8 @@ def site_config(*, listen_port: int, replica_ports: list[int], access_log: Path,
             text, dropped = re.subn(rf"(?m)^\s*server 127\.0\.0\.1:{shipped} .*\n", "", text)
             if dropped != 2:
                 raise DeploymentError(f"{SITE_CONFIG.name}: expected 2 'server 127.0.0.1:{shipped}' lines, found {dropped}")
-    if ask_rate is not None:
-        text = _replace(text, SHIPPED_RATE, ask_rate, count=1)
+    if not edge_limit:
+        text = _replace(text, EDGE_LIMIT, "", count=1)
     return text
 
 
@@ -111,7 +111,7 @@ class NginxProxy:
 
     @classmethod
     @contextmanager
-    def start(cls, workdir: Path, *, replica_ports: list[int], ask_rate: str | None = None) -> Iterator["NginxProxy"]:
+    def start(cls, workdir: Path, *, replica_ports: list[int], edge_limit: bool = True) -> Iterator["NginxProxy"]:
         binary = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
         if binary is None:
             raise DeploymentError("nginx is not installed: run `bash tests/setup.sh` (Debian: apt-get install nginx)")
@@ -121,7 +121,7 @@ class NginxProxy:
         access_log = workdir / "nginx-access.log"
         site = workdir / "site.conf"
         site.write_text(site_config(listen_port=port, replica_ports=replica_ports, access_log=access_log,
-                                    ask_rate=ask_rate), encoding="utf-8")
+                                    edge_limit=edge_limit), encoding="utf-8")
         # As root, nginx's worker would run as "nobody" and could not write into workdir.
         user = f"user {_user_name()};" if os.geteuid() == 0 else ""
         main = workdir / "nginx.conf"

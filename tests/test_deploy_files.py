@@ -69,11 +69,12 @@ def test_site_config_edits_fail_loudly_when_the_shipped_line_is_gone(tmp_path, m
 
 
 @pytest.mark.skipif(NGINX is None, reason="nginx is missing: run `bash tests/setup.sh`")
-@pytest.mark.parametrize("replicas", [[9001, 9002], [9001]])
-def test_nginx_accepts_the_site_config(tmp_path, replicas):
+@pytest.mark.parametrize("replicas, edge_limit", [([9001, 9002], True), ([9001], True), ([9001, 9002], False)])
+def test_nginx_accepts_the_site_config(tmp_path, replicas, edge_limit):
     site = tmp_path / "site.conf"
-    site.write_text(site_config(listen_port=9000, replica_ports=replicas, access_log=tmp_path / "access.log"),
-                    encoding="utf-8")
+    site.write_text(site_config(listen_port=9000, replica_ports=replicas, access_log=tmp_path / "access.log",
+                                edge_limit=edge_limit), encoding="utf-8")
+    assert ("limit_req zone=qa_ask" in site.read_text()) == edge_limit
     assert site.read_text().count("server 127.0.0.1:9001 ") == 2
     main = tmp_path / "nginx.conf"
     main.write_text(f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log; events {{}} "

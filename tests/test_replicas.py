@@ -1,7 +1,7 @@
 """Several replicas behind nginx, for real: two `python app.py` processes sharing one index built with
 `python -m index build --out DIR`, and a private nginx running deploy/nginx/acupuncture-qa.conf
 (deploy/loopback.py: only the ports, the listen address and the log path are changed; the load tests
-also raise the edge limit, since all their clients share one address).
+take the per-visitor edge limit out, since all their clients share one address).
 
 Everything is on loopback and in tmp_path. Loads are bounded in count and time. A request fails when
 the client sees anything but a 200: an error status, a dropped connection or a timeout.
@@ -34,7 +34,6 @@ pytestmark = [
 CLIENTS = 16
 LOAD = 600  # requests per load test
 LOAD_SECONDS = 240  # a bound on any one load, far above what it takes
-UNLIMITED = "rate=600000r/m"  # the load tests' edge limit: all their clients share one address
 QUESTIONS = [json.loads(line)["question"] for line in (REPO / "eval" / "questions.jsonl").read_text().splitlines()
              if json.loads(line).get("answerable")][:40]
 RETRIED_MID_REQUEST = ("prematurely closed", "reset by peer", "timed out")  # nginx's words for a dropped request
@@ -47,7 +46,7 @@ class Cluster:
     workdir: Path
     index_dir: Path
     replicas: list[ReplicaProcess]
-    proxy: NginxProxy  # the load tests' nginx (edge limit raised)
+    proxy: NginxProxy  # the load tests' nginx (no per-visitor limit)
 
     def restart(self, replica: ReplicaProcess) -> None:
         replica.start().wait_ready()
@@ -69,7 +68,7 @@ def cluster(tmp_path_factory):
             replica.start()
         for replica in replicas:
             replica.wait_ready()
-        with NginxProxy.start(workdir / "nginx", replica_ports=[r.port for r in replicas], ask_rate=UNLIMITED) as proxy:
+        with NginxProxy.start(workdir / "nginx", replica_ports=[r.port for r in replicas], edge_limit=False) as proxy:
             yield Cluster(workdir, index_dir, replicas, proxy)
     finally:
         for replica in replicas:
