@@ -36,7 +36,6 @@ LOAD = 600  # requests per load test
 LOAD_SECONDS = 240  # a bound on any one load, far above what it takes
 QUESTIONS = [json.loads(line)["question"] for line in (REPO / "eval" / "questions.jsonl").read_text().splitlines()
              if json.loads(line).get("answerable")][:40]
-RETRIED_MID_REQUEST = ("prematurely closed", "reset by peer", "timed out")  # nginx's words for a dropped request
 
 
 # --- the deployment: one index, two replicas, nginx -----------------------------------------------------
@@ -274,17 +273,17 @@ def test_a_replica_killed_mid_load_loses_no_request(cluster):
 
 def test_a_replica_stopped_with_sigterm_finishes_its_requests_and_takes_traffic_after_a_restart(cluster):
     stopped, _other = cluster.replicas
-    before, errors_before = len(cluster.proxy.upstreams()), len(cluster.proxy.errors())
+    before = len(cluster.proxy.upstreams())
     with Load(cluster.proxy.base) as load:
         load.wait_for(LOAD // 4)
         stopped.terminate()
     assert len(load.result.outcomes) == LOAD and not load.result.failures, load.result.failures
-    # It shut down gracefully (uvicorn, then re-raising SIGTERM as systemd expects) ...
-    assert "Waiting for application shutdown." in stopped.tail(20_000)
-    assert "Finished server process" in stopped.tail(20_000)
-    # ... and dropped nothing it had accepted: nginx only ever found it refusing new connections.
-    dropped = [line for line in cluster.proxy.errors()[errors_before:] if any(w in line for w in RETRIED_MID_REQUEST)]
-    assert not dropped, dropped
+    # It shut down gracefully, finishing the answers it had accepted: its own log has answers after
+    # "Shutting down", and uvicorn never had to cancel one (it says "Cancel N running task(s)" when it does).
+    log = stopped.tail(200_000)
+    after_stop = log[log.rindex("Shutting down"):]
+    assert '"POST /api/ask HTTP/1.1" 200' in after_stop
+    assert "Finished server process" in after_stop and "Cancel" not in after_stop
     assert served_by(cluster, before)[stopped.address] > 0  # it was serving when stopped
 
     cluster.restart(stopped)
