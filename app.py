@@ -6,7 +6,8 @@
 `python app.py` reads clinic.toml, builds the index first when it is missing or stale, loads the model and
 the index once, then serves one FastAPI app with uvicorn (one worker, many threads): routes of our own
 first, the Gradio chat mounted at `/` last, because a mount at `/` swallows every path registered after it.
-The parts are in server/ (its docstring lists them); this module puts them together.
+The parts are in server/ (its docstring lists them); this module puts them together, with the process's one
+insights store (qa/insights/store.py: events of answers and thumbs up/down), flushed when the server stops.
 
 Importing this module reads nothing and loads nothing heavy: the server modules are imported inside the
 functions that use them, because gradio alone takes seconds to import, and the settings are read by
@@ -28,25 +29,49 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from qa import Settings
+    from qa.insights.store import EventStore
     from server.loader import LazyAnswerer
 
 DEFAULT_HOST = "127.0.0.1"  # never all interfaces by default: a clinic opts in with --host
 DEFAULT_PORT = 7860
 
 
-def chat_page(settings: Settings, answerers: LazyAnswerer) -> gr.Blocks:
-    """The Gradio chat page, its thumbs up/down going to the clinic's feedback file."""
+# The insights stores of this process, by file: one writer per file. Kept across the re-runs of this file
+# by `gradio app.py`, so that a reload does not start a second writer.
+_event_stores: dict = globals().get("_event_stores", {})
+
+
+def event_store(settings: Settings) -> EventStore:
+    """The process's one insights store for `settings.events_file`; its writer starts here (it deletes old
+    events and imports an old feedback.jsonl in the background, then writes what is recorded)."""
+    from qa.insights.store import EventStore
+
+    store = _event_stores.get(settings.events_file)
+    if store is None or store.closed:
+        store = _event_stores[settings.events_file] = EventStore(
+            settings.events_file, keep_days=settings.keep_days, legacy_feedback=settings.feedback_file,
+            keep_legacy_text=settings.store_question_text)
+    return store
+
+
+def chat_page(settings: Settings, answerers: LazyAnswerer, events: EventStore | None = None) -> gr.Blocks:
+    """The Gradio chat page, its answers and thumbs up/down going to the insights store."""
     from server.chat import build_demo
     from server.feedback import FeedbackLog
 
-    feedback = FeedbackLog(settings.feedback_file, store_question_text=settings.store_question_text)
-    return build_demo(settings, answerers, feedback)
+    events = events if events is not None else event_store(settings)
+    feedback = FeedbackLog(events, store_question_text=settings.store_question_text)
+    return build_demo(settings, answerers, feedback, events)
 
 
 def create_app(settings: Settings, answerers: LazyAnswerer, *,
-               host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> FastAPI:
+               host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, events: EventStore | None = None) -> FastAPI:
     """The FastAPI app: our routes first, the Gradio chat mounted at `/` last. Cheap: the answerer loads
-    when `answerers` is first asked for it. Raises `ConfigError` for a bad `[widget] allowed_origins`."""
+    when `answerers` is first asked for it. Answers and ratings go to `events` (default: the process's store
+    for settings.events_file), which is flushed and closed when the app shuts down. Raises `ConfigError` for a
+    bad `[widget] allowed_origins`."""
+    from contextlib import asynccontextmanager
+
     import gradio as gr
     from fastapi import FastAPI
 
@@ -56,16 +81,23 @@ def create_app(settings: Settings, answerers: LazyAnswerer, *,
     from server.widget import add_widget_routes
 
     origins = OriginAllowList(settings.allowed_origins)
+    events = events if events is not None else event_store(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        events.close()  # the events still queued are written before the process goes
+
     # No /docs or /redoc: they load Swagger UI from a CDN, and this server makes no outside requests.
-    app = FastAPI(title=settings.clinic_name, docs_url=None, redoc_url=None, openapi_url=None)
-    add_api_routes(app, answerers)
+    app = FastAPI(title=settings.clinic_name, docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    add_api_routes(app, answerers, events)
     add_widget_routes(app, settings, origins)
     # Middleware added last runs first: every response gets frame-ancestors, including a 429.
     app.add_middleware(ApiGuard, origins=origins, limiter=RateLimiter(settings.rate_limit_per_minute))
     app.add_middleware(FrameAncestors, origins=origins)
 
     return gr.mount_gradio_app(
-        app, chat_page(settings, answerers), path="/",
+        app, chat_page(settings, answerers, events), path="/",
         server_name=host, server_port=port, **PAGE_OPTIONS, mcp_server=False,
         show_error=False,  # an unexpected error shows a generic message, not its internals
     )

@@ -11,7 +11,8 @@
 and the one place that sets some, before the libraries that read them are imported: `stay_offline()`
 (no hub lookups, no analytics, no telemetry: clinics run this behind firewalls).
 
-Derived data lives under var/ (never committed): the index, the ONNX export cache, BEIR indexes, feedback.
+Derived data lives under var/ (never committed): the index, the ONNX export cache, BEIR indexes, the insights
+events store (answers and thumbs up/down, qa/insights/) and the reports made from it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ DEFAULT_SOURCES = REPO_ROOT / "sources"
 DEFAULT_INDEX_DIR = VAR_DIR / "index"
 ONNX_CACHE_DIR = VAR_DIR / "onnx"
 BEIR_DIR = VAR_DIR / "beir"
-FEEDBACK_FILE = VAR_DIR / "feedback.jsonl"
+FEEDBACK_FILE = VAR_DIR / "feedback.jsonl"  # the old thumbs up/down log, imported into EVENTS_FILE once
+# The insights store; `python -m qa insights` writes its report to insights/ beside it. A server or CLI given
+# another QA_INDEX_DIR keeps its events beside that index instead (qa/config.py), as it keeps its ONNX cache.
+EVENTS_FILE = VAR_DIR / "events.sqlite3"
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
            "GRADIO_ANALYTICS_ENABLED": "False"}

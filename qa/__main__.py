@@ -1,4 +1,4 @@
-"""Command line: `python -m qa ask`, `python -m qa evaluate`, `python -m qa calibrate`.
+"""Command line: `python -m qa ask`, `python -m qa evaluate`, `python -m qa calibrate`, `python -m qa insights`.
 
 Typed errors from the libraries become one line on stderr and exit status 2; nothing raises
 past this module.
@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--out", help="where to write the model (default: qa/abstention.json)")
     calibrate.add_argument("--l2", type=float, help="regularisation strength (default: chosen by cross-validation)")
     calibrate.add_argument("--cv-repeats", type=int, default=10, help="reshuffles of the 5-fold cross-validation (default: %(default)s)")
+    insights = commands.add_parser("insights", help="what visitors asked, from the server's events: a summary, and insights.md with charts")
+    insights.add_argument("--since", default="30d", help="how far back: days or weeks, like 30d or 4w (default: %(default)s, today included)")
+    insights.add_argument("--out", help="directory for insights.md and its charts (default: insights/ beside the events file, var/insights/)")
+    insights.add_argument("--events", help="the events store (default: [privacy] events_file, var/events.sqlite3)")
     return parser
 
 
@@ -109,6 +113,18 @@ def _calibrate(args) -> None:
     print(f"Wrote {out}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
 
 
+def _insights(args) -> None:
+    from pathlib import Path
+
+    from .config import load_settings
+    from .insights.report import make_report, parse_since
+
+    days = parse_since(args.since)  # before anything is read: a typo is reported at once
+    report = make_report(load_settings(), days=days, events_path=Path(args.events) if args.events else None,
+                         out=Path(args.out) if args.out else None, log=lambda m: print(m, file=sys.stderr))
+    print(report.text)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -118,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args)
         elif args.command == "calibrate":
             _calibrate(args)
+        elif args.command == "insights":
+            _insights(args)
     except (SearchIndexError, QAError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,9 @@
 """Settings of the answering service: the clinic file (clinic.toml), with the paths the environment names.
 
 Where the clinic file, the sources and the index are comes from index/environment.py, the one reader of
-the environment (QA_CONFIG, QA_SOURCES_DIR, QA_INDEX_DIR).
+the environment (QA_CONFIG, QA_SOURCES_DIR, QA_INDEX_DIR). The insights store (`[privacy] events_file`)
+defaults to events.sqlite3 beside the index directory (var/ unless QA_INDEX_DIR says otherwise), so a server
+started with its own index keeps its own events.
 
 Values are validated here, and a bad file raises `ConfigError` naming the key and the fix.
 """
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index import environment
-from index.environment import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, FEEDBACK_FILE, REPO_ROOT
+from index.environment import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, EVENTS_FILE, FEEDBACK_FILE, REPO_ROOT
 
 from .errors import ConfigError
 
@@ -47,11 +49,17 @@ class Settings:
     max_passages: int = 3
     max_question_chars: int = 1000
     store_question_text: bool = False
-    feedback_file: Path = FEEDBACK_FILE
+    keep_days: int = 90  # insights events older than this are deleted (on start, then daily)
+    events_file: Path | None = None  # None: events.sqlite3 beside the index directory (var/events.sqlite3)
+    feedback_file: Path = FEEDBACK_FILE  # the old JSONL thumbs up/down log, imported into events_file once
     allowed_origins: tuple[str, ...] = ("http://localhost:*", "http://127.0.0.1:*")
     rate_limit_per_minute: int = 30
     sources_dir: Path = DEFAULT_SOURCES
     index_dir: Path = DEFAULT_INDEX_DIR
+
+    def __post_init__(self):
+        if self.events_file is None:  # beside the index, as its ONNX cache is: a server with its own index keeps its own events
+            object.__setattr__(self, "events_file", Path(self.index_dir).parent / EVENTS_FILE.name)
 
     @property
     def disclaimer(self) -> str:
@@ -71,6 +79,8 @@ _KEYS = {  # (table, key) -> (field, type)
     ("answer", "max_passages"): ("max_passages", int),
     ("answer", "max_question_chars"): ("max_question_chars", int),
     ("privacy", "store_question_text"): ("store_question_text", bool),
+    ("privacy", "keep_days"): ("keep_days", int),
+    ("privacy", "events_file"): ("events_file", Path),
     ("privacy", "feedback_file"): ("feedback_file", Path),
     ("widget", "allowed_origins"): ("allowed_origins", tuple),
     ("widget", "rate_limit_per_minute"): ("rate_limit_per_minute", int),
@@ -133,6 +143,8 @@ def _validate(settings: Settings, path: Path) -> None:
         raise ConfigError(f"{path}: [answer] max_passages must be between 1 and 10, got {settings.max_passages}.")
     if not 50 <= settings.max_question_chars <= 20_000:
         raise ConfigError(f"{path}: [answer] max_question_chars must be between 50 and 20000, got {settings.max_question_chars}.")
+    if settings.keep_days < 1:
+        raise ConfigError(f"{path}: [privacy] keep_days must be a whole number of days, 1 or more, got {settings.keep_days}.")
     if settings.rate_limit_per_minute < 0:
         raise ConfigError(f"{path}: [widget] rate_limit_per_minute must be 0 (off) or more, got {settings.rate_limit_per_minute}.")
     try:

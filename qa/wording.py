@@ -1,7 +1,8 @@
 """Every sentence a visitor reads that is not quoted from an article, in one place.
 
 The safety messages, the reply to small talk, the abstention, what follows a safety message, the notes
-shown first (a trimmed question, another language) and the headings around the passages. A clinic-facing
+shown first (a trimmed question, another language), the headings around the passages, and the chat page's
+privacy note (what the insights store keeps: qa/insights/). A clinic-facing
 phrase is changed here and nowhere else; clients render from the answer object's fields (`safety`,
 `notes`, `message`, `passages`, `disclaimer`), not by searching answer_markdown for these words, so
 rewording one breaks no client. What a clinic sets (its name, contact link, numbers, disclaimer, what the
@@ -67,6 +68,18 @@ def truncated_note(max_chars: int) -> str:
 def other_language_note(language_name: str | None) -> str:
     return (f"It looks like you wrote in {language_name or 'another language'}. The articles are in "
             "English, so here is the closest English answer I could find.")
+
+
+def privacy_note(settings: Settings) -> str:
+    """The chat page's privacy note (plain text): exactly what is kept, which `[privacy]` decides."""
+    counts = ("each answer (the date and hour, whether the articles covered the question, the sources cited) and "
+              "each thumbs up/down (the rating and the sources cited)")
+    if settings.store_question_text:
+        return (f"To help the clinic add articles, questions the articles could not answer and questions you rate "
+                f"thumbs-down are stored as you typed them. Beyond that the clinic counts {counts}. Nothing else "
+                f"about you is kept, and all of it is deleted after {settings.keep_days} days.")
+    return (f"Nothing you type is stored. To improve this service the clinic counts {counts}, nothing about you, "
+            f"and deletes the counts after {settings.keep_days} days.")
 
 
 def safety_message(level: str, settings: Settings) -> str:

@@ -3,6 +3,8 @@
 The body of a question is read as it arrives and refused once it is over 64 KB, whatever Content-Length
 claims, then checked field by field: bad input gets a 4xx `{"error": "..."}` that says what to send instead,
 never a 5xx. Answers are worked out on a pool of their own threads, so the event loop keeps serving.
+Each answer is recorded as one insights event (qa/insights/): queued, never waited on, and never with the
+question's text, because the widget's panel, which asks here, tells visitors that nothing they type is stored.
 CORS and the rate limit are not here: they wrap this path as middleware (server/guard.py).
 """
 
@@ -21,6 +23,8 @@ from index import SearchIndex, SearchIndexError
 from qa import Answerer, QAError
 from qa import history as conversation
 from qa.history import HistoryError, kind_of as _kind
+from qa.insights.events import answer_event
+from qa.insights.store import EventStore
 
 from .loader import LazyAnswerer, not_ready_message
 
@@ -101,8 +105,9 @@ def health(index: SearchIndex) -> dict:
     }
 
 
-def add_api_routes(app: FastAPI, answerers: LazyAnswerer) -> None:
-    """POST /api/ask, its answer for other methods, GET /healthz, and `ApiError` turned into responses."""
+def add_api_routes(app: FastAPI, answerers: LazyAnswerer, events: EventStore | None = None) -> None:
+    """POST /api/ask, its answer for other methods, GET /healthz, and `ApiError` turned into responses.
+    Each answer goes to `events` (when given) as one event."""
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -121,7 +126,10 @@ def add_api_routes(app: FastAPI, answerers: LazyAnswerer) -> None:
     @app.post("/api/ask")
     async def ask(body: AskRequest = Depends(read_ask_request)) -> JSONResponse:
         def answer() -> dict:
-            return ready().ask(body.question, body.history)
+            result = ready().answer(body.question, body.history)
+            if events is not None:
+                events.record(answer_event(result, channel="api"))  # a queue put: the disk is the writer's business
+            return result.answer
 
         return JSONResponse(await asyncio.get_running_loop().run_in_executor(answer_pool, answer))
 

@@ -2,7 +2,9 @@
 disclaimer, a privacy note, and thumbs up/down that go to the feedback log.
 
 `respond(message, history, answerer)` is the chat's reply, pure: Gradio's message and history in, the
-answer's Markdown out, in a <div> that carries the cited source ids. `build_demo` builds the page, which
+answer's Markdown out, in a <div> that carries the cited source ids. The page records each answer as one
+insights event (qa/insights/), with the question's text only where the clinic opted in and the page's
+privacy note (qa/wording.py) says so. `build_demo` builds the page, which
 is cheap: the answerer loads on the first question (or before, in `python app.py`). Served mounted in
 app.py's FastAPI app, or by `gradio app.py` in reload mode, with the same `PAGE_OPTIONS` both ways.
 System fonts only, no share button, no flagging, no chat history kept in the browser.
@@ -13,14 +15,15 @@ from __future__ import annotations
 import html
 import json
 import re
-import sys
-from typing import Any
+from typing import Any, Callable
 
 import gradio as gr
 
 from index import SearchIndexError
-from qa import Answerer, QAError, Settings
+from qa import Answerer, QAError, Result, Settings, wording
 from qa import history as conversation
+from qa.insights.events import answer_event, cited_source_ids
+from qa.insights.store import EventStore
 from qa.safety import SAFETY_LEVELS
 
 from . import WEB_DIR
@@ -51,15 +54,6 @@ def message_text(content: Any) -> str:
 def plain_history(history: list | None) -> list[dict]:
     """Gradio's chat history as the answerer takes it: [{"role", "content": str}], other roles dropped."""
     return conversation.lenient(history, content=message_text)
-
-
-def cited_source_ids(answer: dict) -> list[str]:
-    """Source ids an answer cites (its passages, then the other articles that say the same), no repeats."""
-    ids = []
-    for passage in answer["passages"]:
-        ids.append(passage["source_id"])
-        ids += [other["source_id"] for other in passage.get("also_in", [])]
-    return list(dict.fromkeys(ids))
 
 
 def chat_message(answer: dict) -> str:
@@ -113,20 +107,32 @@ def rating_of(liked: bool | str) -> str | None:
     return None
 
 
-def respond(message: Any, history: list | None, answerer: Answerer) -> str:
-    """The chat's reply to `message` after `history` (both as Gradio sends them), answered by `answerer`."""
-    return chat_message(answerer.ask(message_text(message), plain_history(history)))
+def respond(message: Any, history: list | None, answerer: Answerer,
+            record: Callable[[Result], None] | None = None) -> str:
+    """The chat's reply to `message` after `history` (both as Gradio sends them), answered by `answerer`;
+    `record` is given the `Result` behind the answer (for the insights event)."""
+    question, turns = message_text(message), plain_history(history)
+    if record is None:
+        return chat_message(answerer.ask(question, turns))
+    result = answerer.answer(question, turns)
+    record(result)
+    return chat_message(result.answer)
 
 
-def build_demo(settings: Settings, answerers: LazyAnswerer, feedback: FeedbackLog) -> gr.Blocks:
-    """The chat page. Cheap: nothing here loads the model or the index."""
+def build_demo(settings: Settings, answerers: LazyAnswerer, feedback: FeedbackLog,
+               events: EventStore | None = None) -> gr.Blocks:
+    """The chat page; each answer goes to `events` (when given). Cheap: nothing here loads the model or the index."""
+
+    def record(result: Result) -> None:
+        if events is not None:  # a queue put: the disk is the writer thread's business
+            events.record(answer_event(result, channel="chat", keep_text=settings.store_question_text))
 
     def reply(message: str, history: list) -> str:
         try:
             answerer = answerers.get()
         except (SearchIndexError, QAError) as exc:
             raise gr.Error(not_ready_message(exc)) from exc
-        return respond(message, history, answerer)
+        return respond(message, history, answerer, record)
 
     def on_like(history: list, data: gr.LikeData) -> None:
         rating = rating_of(data.liked)
@@ -134,11 +140,7 @@ def build_demo(settings: Settings, answerers: LazyAnswerer, feedback: FeedbackLo
             return
         known = set(answerers.get().index.source_ids)
         ids = source_ids_of(message_text(data.value), known)
-        try:
-            feedback.record(rating, ids, question_before(history, data.index))
-        except OSError as exc:
-            print(f"Could not write feedback to {feedback.path}: {exc}", file=sys.stderr, flush=True)
-            gr.Warning("Sorry, your feedback could not be saved.")
+        feedback.record(rating, ids, question_before(history, data.index))
 
     with gr.Blocks(title=settings.clinic_name, analytics_enabled=False) as demo:
         gr.HTML(header_html(settings), elem_id="qa-header", js_on_load=None)
@@ -200,11 +202,7 @@ def placeholder_html() -> str:
 
 
 def footer_html(settings: Settings) -> str:
-    privacy = (
-        "Your questions are stored with feedback (thumbs up/down) to improve this service."
-        if settings.store_question_text
-        else "Nothing you type is stored. Thumbs up/down keeps only the rating and the sources cited."
-    )
+    privacy = wording.privacy_note(settings)
     return (
         '<footer class="qa-footer">'
         f'<p class="qa-disclaimer" role="note"><strong>Medical disclaimer.</strong> {html.escape(settings.disclaimer)}</p>'

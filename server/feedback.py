@@ -1,38 +1,26 @@
-"""The feedback log: one JSON line per thumbs up/down on an answer in the chat.
+"""Thumbs up/down on an answer in the chat: one rating event in the insights store (qa/insights/).
 
-Each line has the time, the rating and the ids of the sources the answer cited; the question text only
-when the clinic sets `[privacy] store_question_text = true`. Nothing else about a visitor is kept.
+The event has the UTC date and hour, the rating and the ids of the sources the answer cited; the question's
+text only for a thumbs-down, and only when the clinic sets `[privacy] store_question_text = true` (the chat
+page's privacy note then says so). Nothing else about a visitor is kept. Recording queues the event and
+returns: the store's writer thread does the writing, and reports its own failures. The old JSONL log
+(`[privacy] feedback_file`) is imported into the store once, by the store.
 """
 
 from __future__ import annotations
 
-import json
-import threading
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+from qa.insights.events import RatingEvent, rating_event
+from qa.insights.store import EventStore
 
 
 class FeedbackLog:
-    """Appends one JSON line per thumbs up/down. Stores the question text only when the clinic opted in."""
+    """Turns a thumbs up/down into a rating event for `events`."""
 
-    def __init__(self, path: Path, *, store_question_text: bool):
-        self.path = path
+    def __init__(self, events: EventStore, *, store_question_text: bool):
+        self.events = events
         self.store_question_text = store_question_text
-        self._lock = threading.Lock()
 
-    def record(self, rating: str, source_ids: list[str], question: str | None = None) -> dict:
-        entry: dict[str, Any] = {
-            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "rating": rating,
-            "source_ids": source_ids,
-        }
-        if self.store_question_text and question:
-            entry["question"] = question
-        line = json.dumps(entry, ensure_ascii=False) + "\n"
-        # One write of one line in append mode: lines from concurrent writers never interleave.
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as file:
-                file.write(line)
-        return entry
+    def record(self, rating: str, source_ids: list[str], question: str | None = None) -> RatingEvent:
+        event = rating_event(rating, source_ids, question, keep_text=self.store_question_text)
+        self.events.record(event)
+        return event

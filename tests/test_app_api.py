@@ -335,16 +335,22 @@ def test_rating_of_like_data():
 
 
 def test_feedback_stores_no_question_text_unless_the_clinic_opts_in(tmp_path):
-    private = FeedbackLog(tmp_path / "new" / "feedback.jsonl", store_question_text=False)
-    private.record("up", ["a"], "I take warfarin")
-    private.record("down", [], None)
-    lines = [json.loads(line) for line in private.path.read_text(encoding="utf-8").splitlines()]
-    assert [set(line) for line in lines] == [{"time", "rating", "source_ids"}] * 2
-    assert [(line["rating"], line["source_ids"]) for line in lines] == [("up", ["a"]), ("down", [])]
-    assert "warfarin" not in private.path.read_text(encoding="utf-8")
+    import sqlite3
 
-    opted_in = FeedbackLog(tmp_path / "opted.jsonl", store_question_text=True)
-    assert opted_in.record("up", ["a"], "I take warfarin")["question"] == "I take warfarin"
+    from qa.insights.store import EventStore
+
+    store = EventStore(tmp_path / "new" / "events.sqlite3", log=lambda _m: None)
+    private = FeedbackLog(store, store_question_text=False)
+    private.record("up", ["a"], "I take warfarin")
+    private.record("down", [], "I take warfarin")
+    opted_in = FeedbackLog(store, store_question_text=True)
+    assert opted_in.record("up", ["a"], "I take warfarin").question is None  # kept for a thumbs-down only
+    assert opted_in.record("down", ["a"], "I take warfarin").question == "I take warfarin"
+    store.close()
+    conn = sqlite3.connect(tmp_path / "new" / "events.sqlite3")
+    rows = conn.execute("SELECT rating, sources, question FROM ratings ORDER BY id").fetchall()
+    conn.close()
+    assert rows == [("up", '["a"]', None), ("down", "[]", None), ("up", '["a"]', None), ("down", '["a"]', "I take warfarin")]
 
 
 def test_host_and_port_from_flags_or_environment(app_module):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+from contextlib import closing
 from urllib.parse import urlsplit
 
 import pytest
@@ -88,17 +90,25 @@ def test_example_question_shows_cited_passages_and_feedback_stores_no_text(chat,
         chat.screenshot(path=REPO / "docs" / "chat.png", clip=page_only)
 
     chat.get_by_role("button", name="Like", exact=True).last.click()
-    feedback = server_dir / "feedback.jsonl"
-    for _ in range(50):  # the like event is handled on the server a moment after the click
-        if feedback.exists() and feedback.read_text(encoding="utf-8").strip():
-            break
+    events = server_dir / "events.sqlite3"  # the insights store, beside the server's index
+    ratings = []
+    for _ in range(50):  # the like event is handled on the server (and written) a moment after the click
+        if events.exists():
+            with closing(sqlite3.connect(events)) as conn:
+                ratings = conn.execute("SELECT rating, sources, question FROM ratings").fetchall()
+            if ratings:
+                break
         chat.wait_for_timeout(100)
-    lines = [json.loads(line) for line in feedback.read_text(encoding="utf-8").splitlines()]
-    assert len(lines) == 1
-    assert set(lines[0]) == {"time", "rating", "source_ids"} and lines[0]["rating"] == "up"
+    assert len(ratings) == 1
+    rating, sources, question = ratings[0]
+    assert rating == "up" and question is None
     known = {p.stem for p in (REPO / "sources").glob("*.md")}
-    assert lines[0]["source_ids"] and set(lines[0]["source_ids"]) <= known
-    assert "needles" not in feedback.read_text(encoding="utf-8")
+    assert json.loads(sources) and set(json.loads(sources)) <= known
+    with closing(sqlite3.connect(events)) as conn:
+        answers = conn.execute("SELECT channel, question FROM answers").fetchall()
+    assert answers and set(answers) == {("chat", None)}  # the example's answer: an event, no text
+    stored = b"".join(p.read_bytes() for p in server_dir.iterdir() if p.name.startswith("events.sqlite3"))
+    assert b"needles hurt" not in stored
 
 
 def test_typed_questions_emergency_and_abstention(chat, tmp_path):
