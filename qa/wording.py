@@ -15,6 +15,7 @@ Returned strings are Markdown, except the notes (plain text; qa/compose.py escap
 from __future__ import annotations
 
 from .config import Settings
+from .insights.events import TEXT_LIMIT
 from .markup import escape, safe_url
 
 PASSAGES_INTRO = "Here is what the articles say:"
@@ -71,12 +72,16 @@ def other_language_note(language_name: str | None) -> str:
 
 
 def privacy_note(settings: Settings) -> str:
-    """The chat page's privacy note (plain text): exactly what is kept, which `[privacy]` decides."""
-    counts = ("each answer (the date and hour, whether the articles covered the question, the sources cited) and "
-              "each thumbs up/down (the rating and the sources cited)")
+    """The chat page's privacy note (plain text): what is kept (qa/insights/events.py), which `[privacy]`
+    decides. It names what is derived from a question too (its kind, a safety message), not only the words."""
+    counts = ("each answer (the date and hour; whether the articles covered the question and, if not, what kind of "
+              "question it was, such as prices; whether it got a safety message or was small talk; its language; "
+              "how closely the articles matched it; the sources cited) and each thumbs up/down (the rating and the "
+              "sources cited)")
     if settings.store_question_text:
         return (f"To help the clinic add articles, questions the articles could not answer and questions you rate "
-                f"thumbs-down are stored as you typed them. Beyond that the clinic counts {counts}. Nothing else "
+                f"thumbs-down are stored as you typed them (up to {TEXT_LIMIT:,} characters), but never a message "
+                f"that got a safety message or small talk. Beyond that the clinic counts {counts}. Nothing else "
                 f"about you is kept, and all of it is deleted after {settings.keep_days} days.")
     return (f"Nothing you type is stored. To improve this service the clinic counts {counts}, nothing about you, "
             f"and deletes the counts after {settings.keep_days} days.")

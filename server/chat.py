@@ -38,6 +38,7 @@ PAGE_OPTIONS = dict(theme=THEME, css_paths=[WEB_DIR / "chat.css"], ssr_mode=Fals
 
 
 _SOURCES_ATTR = re.compile(r'data-sources="([^"]*)"')
+_CLASS_ATTR = re.compile(r'^\s*<div class="([^"]*)"')
 
 
 def message_text(content: Any) -> str:
@@ -57,7 +58,8 @@ def plain_history(history: list | None) -> list[dict]:
 
 
 def chat_message(answer: dict) -> str:
-    """The answer's Markdown in a <div> whose classes let CSS style safety messages and abstentions.
+    """The answer's Markdown in a <div> whose classes let CSS style safety messages and abstentions, and tell
+    a thumbs up/down on small talk (`qa-small-talk`) or a safety message from one on an answer.
 
     The cited source ids ride along in a data attribute, so a thumbs up/down can be recorded with them
     without the server remembering anything about the conversation.
@@ -69,6 +71,8 @@ def chat_message(answer: dict) -> str:
         classes += ["qa-safety"] + ([f"qa-safety-{level}"] if level in SAFETY_LEVELS else [])
     elif answer["abstained"]:
         classes.append("qa-abstained")
+    elif not answer["passages"]:  # neither answered nor abstained: a greeting, thanks, goodbye or empty message
+        classes.append("qa-small-talk")
     sources = html.escape(json.dumps(cited_source_ids(answer)), quote=True)
     # Blank lines around the Markdown: without them the renderer treats it as raw HTML, not Markdown.
     return f'<div class="{" ".join(classes)}" data-sources="{sources}">\n\n{answer["answer_markdown"]}\n\n</div>'
@@ -96,6 +100,17 @@ def question_before(history: list | None, index: Any) -> str | None:
         if isinstance(message, dict) and message.get("role") == "user":
             return message_text(message.get("content")) or None
     return None
+
+
+def rated_question(message: str, history: list | None, index: Any) -> str | None:
+    """The visitor's question behind the rated reply `message` (the chat message at `index`), for the rating
+    event; None when the reply was a safety message or small talk (or not one of our answers): their text is
+    never kept, not even rated thumbs-down by a clinic that opted in to question text."""
+    found = _CLASS_ATTR.match(message)
+    classes = found.group(1).split() if found else []
+    if "qa-answer" not in classes or {"qa-safety", "qa-small-talk"} & set(classes):
+        return None
+    return question_before(history, index)
 
 
 def rating_of(liked: bool | str) -> str | None:
@@ -139,8 +154,8 @@ def build_demo(settings: Settings, answerers: LazyAnswerer, feedback: FeedbackLo
         if rating is None or not answerers.loaded:
             return
         known = set(answerers.get().index.source_ids)
-        ids = source_ids_of(message_text(data.value), known)
-        feedback.record(rating, ids, question_before(history, data.index))
+        message = message_text(data.value)
+        feedback.record(rating, source_ids_of(message, known), rated_question(message, history, data.index))
 
     with gr.Blocks(title=settings.clinic_name, analytics_enabled=False) as demo:
         gr.HTML(header_html(settings), elem_id="qa-header", js_on_load=None)

@@ -184,9 +184,11 @@ def clinic_file(directory: Path, *, store_question_text: bool = False, rate_limi
 
 
 @contextmanager
-def running_server(directory: Path, *, config: Path | None = None, extra_env: dict | None = None, **clinic):
+def running_server(directory: Path, *, config: Path | None = None, extra_env: dict | None = None,
+                   command_prefix: list[str] | None = None, **clinic):
     """`python app.py` on a free port with its own index in `directory` and a clinic file (`config`, or the
-    real one adjusted by `clinic` keywords); yields the base URL."""
+    real one adjusted by `clinic` keywords); yields the base URL. `command_prefix` runs it under another
+    command (say, setpriv dropping capabilities)."""
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = config or clinic_file(directory, **clinic)
@@ -195,7 +197,7 @@ def running_server(directory: Path, *, config: Path | None = None, extra_env: di
         env.pop(name, None)
     log_path = directory / "server.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
+        process = subprocess.Popen([*(command_prefix or []), sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -307,20 +310,70 @@ def test_an_unwritable_var_keeps_events_in_memory_until_it_can_be_written(unwrit
     store.close()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="file permissions do not stop root")
-def test_a_read_only_var_directory_is_logged_once(tmp_path):
+SETPRIV = Path("/usr/bin/setpriv")
+# Root without the capabilities that let it ignore file permissions: a 0555 directory is read-only to it too.
+WITHOUT_OVERRIDES = [str(SETPRIV), "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+
+
+def read_only_runner(directory: Path) -> tuple[list[str] | None, str]:
+    """How to start a process to which `directory` (mode 0555) really is read-only: as it is when not root; as
+    root, under setpriv without the overriding capabilities. (None, why) when neither works here."""
+    prefix = [] if os.geteuid() != 0 else WITHOUT_OVERRIDES
+    if prefix and not SETPRIV.exists():
+        return None, f"running as root, whom permissions do not stop, and {SETPRIV} (util-linux) is missing"
+    probe = directory / "probe"
+    tried = subprocess.run([*prefix, sys.executable, "-c", f"open({str(probe)!r}, 'x')"], capture_output=True, text=True)
+    if tried.returncode == 0:
+        probe.unlink()
+        return None, f"a 0555 directory is writable to {' '.join(prefix) or 'this user'} (no permission checks here)"
+    if "PermissionError" not in tried.stderr:
+        return None, f"could not start a process without the overriding capabilities: {tried.stderr.strip()[-300:]}"
+    return prefix, ""
+
+
+@pytest.fixture
+def read_only_var(tmp_path):
+    """A 0555 var/ and the command prefix under which it really is read-only (see read_only_runner)."""
     var = tmp_path / "var"
     var.mkdir()
     var.chmod(0o555)
     try:
-        log = Log()
-        store = open_store(var / "events.sqlite3", log=log)
-        store.record(some_event())
-        assert not store.flush()
-        assert len(log) == 1 and "Could not write" in log[0]
-        store.close()
+        prefix, why = read_only_runner(var)
+        if prefix is None:
+            pytest.skip(why)
+        yield var, prefix
     finally:
         var.chmod(0o755)
+
+
+READ_ONLY_SCRIPT = """
+import json, sys, time
+from qa.insights.events import AnswerEvent, utc_now
+from qa.insights.store import EventStore
+
+log = []
+store = EventStore(sys.argv[1], log=log.append, retry_seconds=0.1)
+for n in range(20):
+    store.record(AnswerEvent(day=utc_now().date().isoformat(), hour=n, channel="api", outcome="answered"))
+flushed = [store.flush()]
+time.sleep(0.5)  # it retries meanwhile
+flushed.append(store.flush())
+store.close()
+print(json.dumps({"flushed": flushed, "log": log}))
+"""
+
+
+def test_a_read_only_var_directory_is_logged_once(read_only_var):
+    var, prefix = read_only_var
+    done = subprocess.run([*prefix, sys.executable, "-c", READ_ONLY_SCRIPT, str(var / "events.sqlite3")],
+                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["flushed"] == [False, False]
+    assert len([m for m in found["log"] if "Could not write" in m]) == 1
+    assert "unable to open database file" in found["log"][0] and f"may write to {var}" in found["log"][0]
+    assert found["log"][-1].startswith("Insights: 20 events could not be written")
+    assert list(var.iterdir()) == []
 
 
 def test_events_beyond_the_memory_limit_drop_the_oldest_and_say_how_many(unwritable_var):
@@ -466,3 +519,159 @@ def test_the_events_file_is_beside_the_index_unless_set(tmp_path):
     (tmp_path / "clinic.toml").write_text(f'[privacy]\nevents_file = "{tmp_path / "e.db"}"\n', encoding="utf-8")
     assert load_settings(tmp_path / "clinic.toml", environ={}).events_file == tmp_path / "e.db"
     assert Settings().keep_days == 90
+
+
+# --- found in review ----------------------------------------------------------------------------------------
+
+def test_retention_runs_just_after_utc_midnight_whenever_the_server_started(tmp_path):
+    """Started a moment before midnight, the store deletes the day that falls out of keep_days just after
+    midnight, not a day after it started."""
+    path = tmp_path / "events.sqlite3"
+    conn = connect(path)
+    with store_module.transaction(conn):
+        insert(conn, [AnswerEvent(day=day, hour=9, channel="api", outcome="answered") for day in ("2025-04-01", "2025-04-02")])
+    conn.close()
+    now = [datetime(2025, 6, 30, 23, 59, 59, 500_000, tzinfo=timezone.utc)]
+    store = open_store(path, keep_days=90, clock=lambda: now[0])  # the default daily maintenance_seconds
+    assert store.flush()
+    assert [r["day"] for r in rows(path)] == ["2025-04-01", "2025-04-02"]  # 2025-06-30 - 90 days = 2025-04-01 stays
+    now[0] = datetime(2025, 7, 1, 0, 0, 1, tzinfo=timezone.utc)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len(rows(path)) != 1:
+        time.sleep(0.05)
+    assert [r["day"] for r in rows(path)] == ["2025-04-02"]
+    store.close()
+
+
+def test_a_store_moved_aside_by_another_replica_is_followed_to_the_new_file(tmp_path):
+    """Two replicas share one file; one finds it corrupt and moves it aside (with its -wal and -shm). The
+    other must write its next events into the new file at the path, not on into the moved one."""
+    path = tmp_path / "events.sqlite3"
+    store = open_store(path)
+    store.record(some_event(0))
+    assert store.flush()
+    aside = tmp_path / "events.sqlite3.corrupt-x"
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{path}{suffix}").exists():
+            os.replace(f"{path}{suffix}", f"{aside}{suffix}")
+    connect(path).close()  # the other replica's new, empty store
+    store.record(some_event(1))
+    assert store.flush()
+    store.close()
+    assert [json.loads(r["sources"]) for r in rows(path)] == [["s1"]]
+
+
+def test_a_deleted_store_is_started_again(tmp_path):
+    path = tmp_path / "events.sqlite3"
+    store = open_store(path)
+    store.record(some_event(0))
+    assert store.flush()
+    for part in tmp_path.iterdir():
+        part.unlink()  # the clinic wiped it
+    store.record(some_event(1))
+    assert store.flush()
+    store.close()
+    assert [json.loads(r["sources"]) for r in rows(path)] == [["s1"]]
+
+
+class BuggyStore(EventStore):
+    def _write_pending(self):
+        raise sqlite3.ProgrammingError("a bug in the writer (simulated)")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_writer_that_dies_says_so_and_flush_does_not_hang(tmp_path):
+    log = Log()
+    store = open_store(tmp_path / "events.sqlite3", BuggyStore, log=log)
+    store.record(some_event())
+    started = time.perf_counter()
+    assert not store.flush(timeout=10)
+    assert time.perf_counter() - started < 3  # not the whole timeout: nobody is left to answer
+    assert len(log) == 1 and "writer" in log[0] and "stopped" in log[0] and "no more events are recorded" in log[0]
+    store.record(some_event())  # never raises, never blocks
+    store.close()
+
+
+def test_an_import_is_recognised_by_its_content_whatever_the_path(tmp_path):
+    """Imported, but the rename failed; then the same log is read under another name (another spelling of
+    feedback_file, or the .migrated file copied back): nothing is imported twice."""
+    conn = connect(tmp_path / "events.sqlite3")
+    first = tmp_path / "feedback.jsonl"
+    write_log(first, OLD_LINES[:2])
+    assert import_feedback_log(conn, first, keep_text=False, log=Log()) == 2
+    again = tmp_path / "elsewhere" / "feedback.jsonl"
+    again.parent.mkdir()
+    write_log(again, OLD_LINES)  # the same two lines, and one more since
+    assert import_feedback_log(conn, again, keep_text=False, log=Log()) == 1
+    assert len(rows(tmp_path / "events.sqlite3", "ratings")) == 3
+    conn.close()
+
+
+def test_an_old_log_renamed_by_another_replica_meanwhile_is_no_failure(tmp_path, monkeypatch):
+    legacy = tmp_path / "feedback.jsonl"
+    write_log(legacy, OLD_LINES)
+    conn = connect(tmp_path / "events.sqlite3")
+    real_is_file = Path.is_file
+
+    def renamed_after_the_check(self):  # the other replica renames it between our check and our read
+        found = real_is_file(self)
+        if self == legacy and found:
+            os.replace(legacy, tmp_path / "feedback.jsonl.migrated")
+        return found
+
+    monkeypatch.setattr(Path, "is_file", renamed_after_the_check)
+    assert import_feedback_log(conn, legacy, keep_text=False, log=Log()) == 0
+    conn.close()
+
+
+def _create_store(path, barrier, results):
+    barrier.wait()  # all at once, as replicas started together do
+    try:
+        connect(path).close()
+        results.put("ok")
+    except sqlite3.Error as exc:
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_replicas_creating_the_store_at_the_same_moment_all_succeed(tmp_path):
+    """Several processes open a store that does not exist yet at the same moment: each waits for the others
+    (switching the new file to WAL does not, by itself) and the schema is made once."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for trial in range(30):
+        path = tmp_path / f"events-{trial}.sqlite3"
+        barrier, results = context.Barrier(6), context.Queue()
+        workers = [context.Process(target=_create_store, args=(path, barrier, results)) for _ in range(6)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(30)
+        assert [results.get(timeout=5) for _ in workers] == ["ok"] * 6, f"trial {trial}"
+        conn = connect(path)
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] == 3
+        conn.close()
+
+
+def test_an_unreadable_old_log_is_logged_once_and_the_events_are_written_all_the_same(tmp_path, monkeypatch):
+    """A feedback.jsonl the server may not read (another user's, mode 0600): not a failure of the store, so
+    no "could not write" / "written again" pair every retry, just one line about the old log."""
+    legacy = tmp_path / "feedback.jsonl"
+    write_log(legacy, OLD_LINES)
+    real_read_bytes = Path.read_bytes
+
+    def read_bytes(self):
+        if self == legacy:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    log = Log()
+    store = open_store(tmp_path / "events.sqlite3", legacy_feedback=legacy, log=log, retry_seconds=0.05)
+    for n in range(5):
+        store.record(some_event(n))
+        assert store.flush()
+        time.sleep(0.1)  # the maintenance was tried again meanwhile
+    store.close()
+    assert len(rows(tmp_path / "events.sqlite3")) == 5
+    assert len(log) == 1 and "Cannot read the old feedback log" in log[0] and "permissions" in log[0], log

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -225,3 +226,46 @@ def test_an_unwritable_out_directory_is_a_clear_message(tmp_path, index_dir):
     (tmp_path / "out").write_text("a file, not a directory", encoding="utf-8")
     with pytest.raises(InsightsError, match="Cannot write the report into .* Choose another directory with --out"):
         make_report(settings_for(tmp_path, index_dir), events_path=events, out=tmp_path / "out", today=TODAY)
+
+
+def cited_lines(citations: dict[str, int]) -> tuple[str, str | None]:
+    """The printed "Most cited" and "Least cited" lines for answers citing each article `citations[id]` times."""
+    from qa.insights.report import summary_text
+
+    answers = [AnswerEvent(day=TODAY.isoformat(), hour=1, channel="api", outcome="answered", sources=(source,))
+               for source, n in citations.items() for _ in range(n)]
+    summary = summarize(answers, [], start=TODAY, end=TODAY, source_ids=list(citations))
+    lines = summary_text(summary, titles={s: s.upper() for s in citations}, events_path=Path("e")).splitlines()
+    most = next(line for line in lines if line.startswith("  Most cited: "))
+    return most, next((line for line in lines if line.startswith("  Least cited: ")), None)
+
+
+def test_an_article_is_never_both_most_and_least_cited():
+    # Five articles (the real corpus): the three most cited, then the other two, least first.
+    most, least = cited_lines({"a": 146, "b": 109, "c": 105, "d": 78, "e": 48})
+    assert most == "  Most cited: A (146); B (109); C (105)"
+    assert least == "  Least cited: E (48); D (78)"
+    # Three articles, all cited: the least cited would only repeat the most cited.
+    assert cited_lines({"a": 5, "b": 3, "c": 1}) == ("  Most cited: A (5); B (3); C (1)", None)
+    # Never cited is the most useful "least cited" of all.
+    assert cited_lines({"a": 5, "b": 3, "c": 0}) == ("  Most cited: A (5); B (3)", "  Least cited: C (0)")
+
+
+def test_no_thumbs_is_said_plainly():
+    answers = [AnswerEvent(day=TODAY.isoformat(), hour=1, channel="api", outcome="small_talk", detail="greeting")]
+    from qa.insights.report import summary_text
+
+    text = summary_text(summarize(answers, [], start=TODAY, end=TODAY), titles={}, events_path=Path("e"))
+    assert text.splitlines()[-1] == "  Thumbs: none"
+
+
+def test_another_servers_store_read_with_events_takes_not_this_servers_old_log(tmp_path, index_dir):
+    """`--events FILE` reads another store; this server's own feedback.jsonl stays where it is, for this
+    server's store, instead of being imported into that one and renamed away."""
+    settings = settings_for(tmp_path, index_dir)
+    line = {"time": f"{TODAY}T10:00:00+00:00", "rating": "down", "source_ids": ["qi"]}
+    settings.feedback_file.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    other = store_with(tmp_path / "other.sqlite3", *month_of_events(TODAY))
+    report = make_report(settings, events_path=other, out=tmp_path / "out", today=TODAY, log=lambda _m: None)
+    assert dict(report.summary.thumbs) == {"up": 30, "down": 13}  # the other store's own, nothing added
+    assert settings.feedback_file.exists() and not settings.events_file.exists()

@@ -5,6 +5,7 @@ TestClient, answering from a fake index with the fake embedder and re-ranker; a 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +18,12 @@ from qa import wording
 from qa.abstain import FEATURES, AbstentionModel
 from qa.answerer import Answerer
 from qa.config import Settings
-from qa.insights.store import BUSY_TIMEOUT, EventStore
-from server.chat import footer_html
+from qa.insights.store import BUSY_TIMEOUT, RETRY_SECONDS, EventStore
+from server.chat import chat_message, footer_html, rated_question
+from server.feedback import FeedbackLog
 from server.loader import LazyAnswerer
-from tests.conftest import FakeEmbedder, FakeReranker, fake_index, running_server
+from tests.conftest import FakeEmbedder, FakeReranker, clinic_file, fake_index, running_server
+from tests.test_events import read_only_runner
 
 FILES = {
     "needles.md": "---\ntitle: Needles\n---\n## Does it hurt?\n\nMost patients feel little to no pain.\n\n## Safety\n\n"
@@ -125,6 +128,17 @@ def test_the_privacy_note_says_exactly_what_is_kept():
     assert wording.privacy_note(Settings(store_question_text=True)) in footer_html(Settings(store_question_text=True))
 
 
+@pytest.mark.parametrize("opted_in", [False, True])
+def test_the_privacy_note_names_what_is_derived_from_a_question(opted_in):
+    """Not only the words: the kind of an uncovered question (requests.yaml, topics.yaml), a safety message,
+    the language and the confidence are kept too, and the note says so; opted in, it says which texts never are."""
+    note = wording.privacy_note(Settings(store_question_text=opted_in))
+    for kept in ("what kind of question it was, such as prices", "whether it got a safety message or was small talk",
+                 "its language", "how closely the articles matched it", "the sources cited", "the rating"):
+        assert kept in note, kept
+    assert ("up to 1,000 characters), but never a message that got a safety message or small talk" in note) is opted_in
+
+
 def test_a_locked_database_while_the_server_answers(index, tmp_path):
     path = tmp_path / "events.sqlite3"
     log = Log()
@@ -178,6 +192,29 @@ def test_concurrent_requests_on_the_answer_pool_lose_no_event(index, tmp_path):
     assert sorted(e["outcome"] for e in events) == ["abstained"] * 40 + ["answered"] * 40
 
 
+def test_a_thumbs_down_on_a_safety_message_or_small_talk_keeps_no_text_even_opted_in(index, tmp_path):
+    """Opted in, a thumbs-down keeps the question before it; but never the words of someone describing an
+    emergency or a crisis, nor small talk (the privacy note and the README promise so)."""
+    settings = Settings(index_dir=index.path.parent.parent, store_question_text=True, rate_limit_per_minute=0)
+    answerer = Answerer(index, FakeEmbedder(), settings, abstention=ScriptedAbstention(), reranker=FakeReranker({"pain": 3.0}))
+    path = tmp_path / "events.sqlite3"
+    store = EventStore(path, log=Log())
+    feedback = FeedbackLog(store, store_question_text=True)
+    questions = ["I have been thinking about ending my life", "I have crushing chest pain", "hello",
+                 "Does it hurt?", "How much does it cost?"]
+    kinds = []
+    for question in questions:
+        reply = chat_message(answerer.ask(question, []))
+        kinds.append(reply.split('"')[1])
+        history = [{"role": "user", "content": question}, {"role": "assistant", "content": reply}]
+        feedback.record("down", [], rated_question(reply, history, 1))
+    store.close()
+    assert kinds == ["qa-answer qa-safety qa-safety-crisis", "qa-answer qa-safety qa-safety-emergency",
+                     "qa-answer qa-small-talk", "qa-answer", "qa-answer qa-abstained"]
+    assert [r["question"] for r in stored(path, "ratings")] == [None, None, None, "Does it hurt?", "How much does it cost?"]
+    assert rated_question("not one of our answers", [{"role": "user", "content": "x"}], 1) is None
+
+
 # --- a real `python app.py` ---------------------------------------------------------------------------------
 
 @pytest.mark.server
@@ -214,3 +251,42 @@ def test_a_real_server_records_beside_its_index_and_answers_through_a_lock(tmp_p
     assert json.loads(events[2]["requests"]) == ["pricing"] and all(e["question"] is None for e in events)
     assert "Could not write insights events" in (tmp_path / "server.log").read_text(encoding="utf-8")
 
+
+
+@pytest.mark.server
+def test_a_real_server_answers_with_its_events_file_in_a_read_only_directory(tmp_path):
+    """`python app.py` whose [privacy] events_file is in a directory it may not write (its index directory
+    stays writable: the index is built at start). Every answer is still a 200, the failure is in the server's
+    log once (not once per answer, even after the writer has retried), with no question in it, and nothing
+    appears in the directory."""
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    try:
+        prefix, why = read_only_runner(read_only)
+        if prefix is None:
+            pytest.skip(why)
+        config = clinic_file(tmp_path, rate_limit_per_minute=0)
+        text, found = re.subn(r"(?m)^\[privacy\]$", f"[privacy]\nevents_file = {json.dumps(str(read_only / 'events.sqlite3'))}",
+                              config.read_text(encoding="utf-8"))
+        assert found == 1
+        config.write_text(text, encoding="utf-8")
+        questions = ["Will the needles hurt?", "How much does a session cost?", "I have crushing chest pain", "hello",
+                     "How many sessions will I need?"]
+        with running_server(tmp_path, config=config, command_prefix=prefix) as base, \
+                httpx.Client(base_url=base, timeout=60) as client:
+            started = time.monotonic()
+            assert [client.post("/api/ask", json={"question": q}).status_code for q in questions] == [200] * 5
+            time.sleep(max(0.0, started + RETRY_SECONDS + 2 - time.monotonic()))  # the writer has tried again since
+            assert client.post("/api/ask", json={"question": "Is acupuncture safe?"}).status_code == 200
+            assert client.get("/healthz").status_code == 200
+        log = (tmp_path / "server.log").read_text(encoding="utf-8", errors="replace")
+        assert log.count("Could not write insights events") == 1, log[-3000:]
+        assert f"may write to {read_only}" in log
+        assert "6 events could not be written" in log  # told when it stopped, not silently dropped
+        for question in questions:
+            assert question not in log
+        assert list(read_only.iterdir()) == []
+        assert any((tmp_path / "index").rglob("manifest.json"))  # the index was built there: only the events failed
+    finally:
+        read_only.chmod(0o755)

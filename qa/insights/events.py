@@ -165,7 +165,8 @@ def _rerank_top(result: Result) -> float | None:
 def rating_event(rating: str, source_ids: list[str], question: str | None = None, *, keep_text: bool = False,
                  now: Callable[[], datetime] = utc_now) -> RatingEvent:
     """The event for one thumbs up/down. The question's text is kept only for a thumbs-down, and only with
-    `keep_text` (the clinic opted in)."""
+    `keep_text` (the clinic opted in); the caller passes no `question` when the rated reply was a safety
+    message or small talk (server/chat.py's `rated_question`)."""
     day, hour = _day_and_hour(now())
     kept = clip_text(question) if keep_text and rating == "down" else None
     return RatingEvent(day=day, hour=hour, rating=rating, sources=tuple(dict.fromkeys(source_ids)), question=kept)

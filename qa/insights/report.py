@@ -33,7 +33,7 @@ from qa.language import NAMES as LANGUAGE_NAMES
 
 from . import suggestions
 from .events import AnswerEvent, RatingEvent
-from .store import InsightsError, import_feedback_log, open_for_reading, read_events
+from .store import InsightsError, LegacyLogError, import_feedback_log, open_for_reading, read_events
 
 REPORT_FILE = "insights.md"
 CHARTS = {"per_day": "questions_per_day.png", "not_covered": "not_covered.png", "articles": "articles.png"}
@@ -180,13 +180,16 @@ def summary_text(summary: Summary, *, titles: dict[str, str], events_path: Path,
         lines += [f"    {suggestions.suggestion(k.name, k.count, summary.period)}" for k in summary.uncovered[:top]]
     if summary.abstained_without_kind:
         lines.append(f"  {_plural(summary.abstained_without_kind, 'other question')} not covered, of no listed kind.")
-    cited = [s for s in summary.by_citations() if summary.citations[s]]
-    if cited:
-        lines.append("  Most cited: " + "; ".join(f"{_title(titles, s)} ({summary.citations[s]})" for s in cited[:3]))
-        least = [s for s in reversed(summary.by_citations())][:3]
-        lines.append("  Least cited: " + "; ".join(f"{_title(titles, s)} ({summary.citations[s]})" for s in least))
+    ranked = summary.by_citations()
+    most = [s for s in ranked if summary.citations[s]][:3]
+    if most:
+        lines.append("  Most cited: " + "; ".join(f"{_title(titles, s)} ({summary.citations[s]})" for s in most))
+        # Least first, and only articles not named as most cited: with few articles the two would overlap.
+        least = [s for s in reversed(ranked) if s not in most][:3]
+        if least:
+            lines.append("  Least cited: " + "; ".join(f"{_title(titles, s)} ({summary.citations[s]})" for s in least))
     up, down = summary.thumbs["up"], summary.thumbs["down"]
-    lines.append(f"  Thumbs: {up} up, {down} down ({_pct(down, up + down)} down)")
+    lines.append(f"  Thumbs: {up} up, {down} down ({_pct(down, up + down)} down)" if up + down else "  Thumbs: none")
     return "\n".join(lines)
 
 
@@ -366,7 +369,8 @@ class Report:
 
 def make_report(settings: Settings, *, days: int = 30, events_path: Path | None = None, out: Path | None = None,
                 today: date | None = None, embedder=None, log: Callable[[str], None] = print) -> Report:
-    """Read the store (importing an old feedback.jsonl first, if one is there), summarize the last `days`
+    """Read the store (importing an old feedback.jsonl first, if one is there and the store is this server's
+    own, settings.events_file), summarize the last `days`
     days and write insights.md with its charts. `embedder` groups opted-in text (default: the serving one,
     loaded only when there is text). Raises `InsightsError` when there is nothing to read."""
     events_path = Path(events_path or settings.events_file)
@@ -378,13 +382,16 @@ def make_report(settings: Settings, *, days: int = 30, events_path: Path | None 
     if start < oldest:
         notes.append(f"Events are kept {settings.keep_days} days ([privacy] keep_days), so this report starts on {oldest}.")
         start = oldest
-    legacy = settings.feedback_file
-    conn = open_for_reading(events_path, create=legacy.is_file())
+    # The old log belongs to this server's own store: never import it into (and rename it for) another one
+    # read with --events, where this server would then never find it.
+    own_store = Path(events_path).resolve() == Path(settings.events_file).resolve()
+    legacy = settings.feedback_file if own_store and settings.feedback_file.is_file() else None
+    conn = open_for_reading(events_path, create=legacy is not None)
     try:
-        if legacy.is_file():
+        if legacy is not None:
             try:
                 import_feedback_log(conn, legacy, keep_text=settings.store_question_text, log=log)
-            except (sqlite3.DatabaseError, OSError) as exc:
+            except (sqlite3.DatabaseError, OSError, LegacyLogError) as exc:
                 notes.append(f"The old feedback log {legacy} could not be imported ({exc}); its ratings are left out.")
         try:
             answers, ratings = read_events(conn, since=start.isoformat())

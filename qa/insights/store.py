@@ -2,8 +2,11 @@
 
 `EventStore.record(event)` only puts the event on a queue, so a request never waits on the disk and never
 fails because of it; one writer thread owns the connection and writes what has queued up in one transaction.
-The same thread deletes events older than `keep_days` when it starts and then daily, and imports the old
-thumbs up/down log (feedback.jsonl) whenever it finds one.
+The same thread deletes events older than `keep_days` when it starts and then just after each UTC midnight,
+and imports the old thumbs up/down log (feedback.jsonl) whenever it finds one (known by its content: never
+twice). Several processes (replicas) may share one file: SQLite's locks and a busy timeout order their
+writes, the schema is created under the write lock, and a writer whose file was moved aside or deleted by
+another opens the new one.
 
 When writing fails, the answers go on regardless, the failure is logged once (with what to do), and the
 events wait in memory (up to `max_pending`, the oldest dropped beyond) to be written once it works again:
@@ -80,11 +83,17 @@ BUSY_TIMEOUT = 2.0  # seconds the writer waits for another program's lock before
 RETRY_SECONDS = 15.0
 MAX_PENDING = 10_000  # events kept in memory while writing fails (about 2 MB)
 MAINTENANCE_SECONDS = 24 * 3600  # retention and the old feedback log, after the first time at start
+# ... and just after each UTC midnight, when a day falls out of keep_days, whenever the server started.
+AFTER_MIDNIGHT_SECONDS = 1.0
 _CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 
 
 class InsightsError(QAError):
     """The insights cannot be made: the store is missing, unreadable or of a newer version, or an option is bad."""
+
+
+class LegacyLogError(InsightsError):
+    """The old feedback.jsonl is there but cannot be read: its ratings wait; the store itself is fine."""
 
 
 def _stderr(message: str) -> None:
@@ -100,7 +109,7 @@ def connect(path: Path, *, timeout: float = BUSY_TIMEOUT) -> sqlite3.Connection:
     # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), never opened behind our back.
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode = WAL")  # the report reads while the server writes
+        _set_wal(conn, timeout)  # the report reads while the server writes
         conn.execute("PRAGMA secure_delete = ON")  # deleted events (retention) are overwritten, not left in free pages
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == 0:
@@ -117,6 +126,21 @@ def connect(path: Path, *, timeout: float = BUSY_TIMEOUT) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _set_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """PRAGMA journal_mode = WAL, waiting up to `timeout` for other connections: switching a new file to WAL
+    fails at once with "database is locked" when another process (a replica starting at the same moment) is
+    doing the same, without SQLite's busy handler being asked to wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _statements(script: str) -> list[str]:
@@ -214,15 +238,22 @@ def import_feedback_log(conn: sqlite3.Connection, path: Path, *, keep_text: bool
                         log: Callable[[str], None] = _stderr) -> int:
     """Read the thumbs up/down of an old feedback.jsonl into the store, once, then rename the file
     *.migrated. Lines read before (the same bytes at the start of the file) are never read again, even when
-    the rename failed and the file kept growing. Returns the number of ratings imported."""
+    the rename failed and the file kept growing, and whatever the path it is found at now (another spelling of
+    it in clinic.toml, a .migrated file copied back). Returns the number of ratings imported."""
     if not path.is_file():
         return 0
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:  # another replica sharing it has just imported and renamed it
+        return 0
+    except OSError as exc:
+        raise LegacyLogError(f"Cannot read the old feedback log {path} ({exc}): its thumbs up/down are not imported "
+                             "yet. Let the server read it (check its owner and permissions), or move it away.") from exc
     data = data[: data.rfind(b"\n") + 1]  # whole lines only: a line being appended is read next time
     with transaction(conn):
         start = 0
-        for size, digest in conn.execute("SELECT size, sha256 FROM imports WHERE path = ? ORDER BY rowid DESC",
-                                         (str(path),)):
+        # By content, not by path: the longest import that is a prefix of this file.
+        for size, digest in conn.execute("SELECT size, sha256 FROM imports ORDER BY size DESC"):
             if size <= len(data) and hashlib.sha256(data[:size]).hexdigest() == digest:
                 start = size
                 break
@@ -247,6 +278,14 @@ def import_feedback_log(conn: sqlite3.Connection, path: Path, *, keep_text: bool
         log(f"Imported {len(events)} thumbs up/down from {path} into the insights store"
             + (f" ({skipped} lines that were not ratings skipped)" if skipped else "") + f"; {where}.")
     return len(events)
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _migrated_name(path: Path) -> Path:
@@ -312,6 +351,8 @@ class EventStore:
         self._lost = 0  # events dropped while failing, this streak
         self._retry_at = 0.0
         self._maintain_at = 0.0  # at once: retention and the old log when the writer starts
+        self._legacy_problem: str | None = None  # why the old log could not be read (logged once)
+        self._file_id: tuple[int, int] | None = None  # (device, inode) of the file self._conn has open
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="insights-writer", daemon=True)
         self._thread.start()
@@ -333,7 +374,11 @@ class EventStore:
             return not self._pending
         marker = _Flush(threading.Event())
         self._queue.put(marker)
-        return marker.done.wait(timeout) and marker.ok
+        deadline = time.monotonic() + timeout
+        while not marker.done.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+            if not self._thread.is_alive() or time.monotonic() >= deadline:  # a dead writer answers no marker
+                return False
+        return marker.ok
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued (one last try) and stop the writer. Safe to call twice."""
@@ -347,6 +392,15 @@ class EventStore:
     # -- the writer thread --
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        except BaseException as exc:  # logged, then re-raised: the thread dies with its traceback on stderr
+            self._log(f"Insights: the events writer for {self.path} stopped on an unexpected error "
+                      f"({type(exc).__name__}: {exc}); answers go on, but no more events are recorded until the "
+                      "server restarts. This is a bug: please report it with the traceback that follows.")
+            raise
+
+    def _serve(self) -> None:
         while True:
             now = time.monotonic()
             wake = min(self._maintain_at, self._retry_at if self._pending else float("inf"))
@@ -363,7 +417,7 @@ class EventStore:
             stop = any(i is _STOP for i in items)
             self._add([i for i in items if isinstance(i, (AnswerEvent, RatingEvent))])
             if time.monotonic() >= self._maintain_at:
-                self._maintain_at = time.monotonic() + self.maintenance_seconds
+                self._maintain_at = time.monotonic() + self._until_next_maintenance()
                 if not self._guarded(self._maintain):  # locked or read-only at start: try again soon, not tomorrow
                     self._maintain_at = time.monotonic() + self.retry_seconds
             if self._pending and (flushes or stop or time.monotonic() >= self._retry_at):
@@ -386,9 +440,21 @@ class EventStore:
             del self._pending[:over]
             self._lost += over
 
+    def _until_next_maintenance(self) -> float:
+        """Seconds to the next retention run: just after the next UTC midnight (a day has fallen out of
+        keep_days), and at least every maintenance_seconds."""
+        now = self._clock().astimezone(timezone.utc)
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+        return min(self.maintenance_seconds, (midnight - now).total_seconds() + AFTER_MIDNIGHT_SECONDS)
+
     def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None and self._file_id != _file_id(self.path):
+            # The file was moved or deleted under us: another replica sharing it found it corrupt and moved it
+            # aside, or someone removed it. Writing on would go into the moved file, or into nothing.
+            self._drop_connection()
         if self._conn is None:
             self._conn = connect(self.path, timeout=self.busy_timeout)
+            self._file_id = _file_id(self.path)
         return self._conn
 
     def _write_pending(self) -> None:
@@ -399,7 +465,13 @@ class EventStore:
     def _maintain(self) -> None:
         conn = self._connection()
         if self.legacy_feedback is not None:  # first, so that retention applies to what it brings in too
-            import_feedback_log(conn, self.legacy_feedback, keep_text=self.keep_legacy_text, log=self._log)
+            try:
+                import_feedback_log(conn, self.legacy_feedback, keep_text=self.keep_legacy_text, log=self._log)
+                self._legacy_problem = None
+            except LegacyLogError as exc:  # not the store's failure: the events are written all the same
+                if self._legacy_problem != str(exc):
+                    self._log(str(exc))
+                self._legacy_problem = str(exc)
         purge(conn, keep_days=self.keep_days, today=self._clock().astimezone(timezone.utc).date())
 
     def _guarded(self, step: Callable[[], None]) -> bool:
