@@ -217,6 +217,25 @@ def test_retention_deletes_exactly_the_old_events_on_start_and_then_daily(tmp_pa
     store.close()
 
 
+def test_texts_kept_while_opted_in_are_erased_once_the_clinic_opts_out(tmp_path):
+    path = tmp_path / "events.sqlite3"
+    conn = connect(path)
+    with store_module.transaction(conn):
+        insert(conn, [AnswerEvent(day=days_ago(1), hour=9, channel="chat", outcome="abstained", question="How much is it?"),
+                      RatingEvent(day=days_ago(1), hour=9, rating="down", question="Will it hurt?")])
+    conn.close()
+    opted_in = open_store(path, keep_legacy_text=True)
+    assert opted_in.flush()
+    opted_in.close()
+    assert rows(path)[0]["question"] == "How much is it?"  # still opted in: kept
+    opted_out = open_store(path, keep_legacy_text=False)
+    assert opted_out.flush()
+    opted_out.close()
+    assert [r["question"] for r in rows(path)] == [None] and [r["question"] for r in rows(path, "ratings")] == [None]
+    assert len(rows(path)) == 1 and rows(path)[0]["outcome"] == "abstained"  # the events themselves stay
+    assert b"How much is it?" not in path.read_bytes() and b"Will it hurt?" not in path.read_bytes()
+
+
 # --- many writers --------------------------------------------------------------------------------------------
 
 def test_concurrent_writes_lose_no_event(tmp_path):

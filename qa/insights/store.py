@@ -194,13 +194,17 @@ def insert(conn: sqlite3.Connection, events: Iterable[AnswerEvent | RatingEvent]
             conn.executemany(_insert_sql(kind), rows)
 
 
-def purge(conn: sqlite3.Connection, *, keep_days: int, today: date) -> int:
+def purge(conn: sqlite3.Connection, *, keep_days: int, today: date, keep_text: bool = True) -> int:
     """Delete the events of days before `today - keep_days` (an event from exactly `keep_days` days ago
-    stays until tomorrow); the number deleted."""
+    stays until tomorrow) and, unless `keep_text` (the clinic's opt-in), the question texts kept while the
+    opt-in was on: a clinic that turns it off keeps no text from then on. The number of rows changed."""
     cutoff = (today - timedelta(days=keep_days)).isoformat()
     with transaction(conn):
         deleted = sum(conn.execute(f"DELETE FROM {table} WHERE day < ?", (cutoff,)).rowcount
                       for table in ("answers", "ratings"))
+        if not keep_text:
+            deleted += sum(conn.execute(f"UPDATE {table} SET question = NULL WHERE question IS NOT NULL").rowcount
+                           for table in ("answers", "ratings"))
     if deleted:
         # The deleted rows may still be in the write-ahead log: fold it into the file and empty it.
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -328,7 +332,8 @@ class EventStore:
     """The process's events store; `record` from any thread, never blocking. See the module docstring.
 
     `legacy_feedback`: an old feedback.jsonl to import when found; `keep_legacy_text`: the clinic opted in to
-    question text (kept from it for thumbs-down only)."""
+    question text (kept from the old log for thumbs-down only); without it, texts stored earlier are erased
+    on start and daily, with retention."""
 
     def __init__(self, path: str | Path, *, keep_days: int = 90, legacy_feedback: Path | None = None,
                  keep_legacy_text: bool = False, log: Callable[[str], None] = _stderr,
@@ -472,7 +477,8 @@ class EventStore:
                 if self._legacy_problem != str(exc):
                     self._log(str(exc))
                 self._legacy_problem = str(exc)
-        purge(conn, keep_days=self.keep_days, today=self._clock().astimezone(timezone.utc).date())
+        purge(conn, keep_days=self.keep_days, today=self._clock().astimezone(timezone.utc).date(),
+              keep_text=self.keep_legacy_text)
 
     def _guarded(self, step: Callable[[], None]) -> bool:
         """Run a step that touches the disk, sorting out what can go wrong with it (see the module docstring);
