@@ -1,5 +1,10 @@
 """Command line: `python -m index build` and `python -m index info`.
 
+`build` embeds with ONNX Runtime on every core (the vectors of sentence-transformers, faster);
+`--embedder sentence-transformers` builds with the reference library instead, the same index
+(tests/test_onnx_build.py), to check or measure it (bench/build_speed.py). The ONNX export is
+cached beside the index directory (`<out>/../onnx`), where the server looks for it.
+
 Library errors are typed (errors.py); this is the one place they become a message on
 stderr and exit status 2.
 """
@@ -9,13 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .build import build_index, describe
-from .embedder import SentenceTransformerEmbedder
+from .embedder import BACKENDS, make_embedder
 from .errors import SearchIndexError
 from .search_index import SearchIndex
 from .environment import index_dir, sources_dir
 from .settings import IndexSettings
+from .sources import load_corpus
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     # The defaults honour QA_SOURCES_DIR and QA_INDEX_DIR, as the server does: a rebuild lands where it serves from.
     build.add_argument("--sources", default=str(sources_dir()), help="directory or single file of sources (default: QA_SOURCES_DIR or %(default)s)")
     build.add_argument("--out", default=str(index_dir()), help="index directory (default: QA_INDEX_DIR or %(default)s)")
+    build.add_argument("--embedder", choices=BACKENDS, default=BACKENDS[0],
+                       help="library that computes the vectors (same model, same vectors; default: %(default)s)")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     info = commands.add_parser("info", help="print the index manifest")
     info.add_argument("--out", default=str(index_dir()), help="index directory (default: QA_INDEX_DIR or %(default)s)")
@@ -45,6 +54,8 @@ def _info(out: str, as_json: bool) -> None:
     for sid, source in sorted(manifest["sources"].items()):
         print(f"  {sid:<40} {source['passages']:>5} passages  {source['title']}")
     print(f"settings:  {json.dumps(manifest['settings'])}")
+    # Older manifests have no `embedded_with`: their vectors came from either backend, unrecorded.
+    print(f"embedded:  {', '.join(manifest.get('embedded_with') or ['not recorded'])}")
     print(f"built at:  {manifest['built_at']}")
     if manifest.get("skipped"):
         print(f"skipped:   {len(manifest['skipped'])} file(s): " + "; ".join(f"{s['path']} ({s['reason']})" for s in manifest["skipped"]))
@@ -54,8 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "build":
-            embedder = SentenceTransformerEmbedder()
-            report = build_index(args.sources, args.out, embedder=embedder, settings=IndexSettings(), progress=not args.quiet)
+            corpus = load_corpus(args.sources)  # first: a wrong --sources fails in a moment, not after loading the model
+            # Beside the index, as the server keeps it (qa/answerer.py), so both use one export.
+            embedder = make_embedder(args.embedder, onnx_cache_dir=Path(args.out).parent / "onnx")
+            report = build_index(args.sources, args.out, embedder=embedder, settings=IndexSettings(), corpus=corpus,
+                                 progress=not args.quiet)
             print(describe(report))
         else:
             _info(args.out, args.json)

@@ -5,6 +5,18 @@ settings all match the current index keeps its passages and vectors; every other
 cut and embedded anew. The result is written to a fresh directory and published atomically
 (store.py), under a lock so two processes never build the same index at once.
 
+Embedding runs on every core: an embedder that offers `for_building()` (OnnxEmbedder: a twin
+session with one intra-op thread per core) is swapped for that twin for the build, so a server that
+builds at its first start keeps its own one-thread session for questions. Passages and sentences go
+to the embedder in one call (one progress bar; the embedder sorts them by length).
+
+The manifest says which library computed the vectors (`embedded_with`, per source and for the
+index): `onnxruntime` or `sentence-transformers` (`python -m index build --embedder ...`). Both
+compute the same model's vectors (within ~1e-6), so the backend is recorded, not compared: an index
+built with one is fresh, and reused source by source, for the other. Manifests written before the
+field existed load as they are; their sources read as "unknown" until re-embedded (a source with
+no text to embed reads "none").
+
 `stale_reasons` says why an index no longer matches its sources (empty list: fresh), and
 `open_index` builds only when needed, then loads.
 """
@@ -30,7 +42,8 @@ from .settings import IndexSettings
 from .sources import LEAD_SECTION, Corpus, load_corpus
 
 Log = Callable[[str], None]
-_LIBRARIES = ("faiss-cpu", "sentence-transformers", "onnxruntime", "bm25s", "numpy", "torch", "pysbd", MODEL_PACKAGE)
+_LIBRARIES = ("faiss-cpu", "sentence-transformers", "onnxruntime", "tokenizers", "bm25s", "numpy", "torch", "pysbd", MODEL_PACKAGE)
+UNKNOWN_BACKEND = "unknown"  # sources reused from an index whose manifest predates `embedded_with`
 
 
 @dataclass
@@ -44,6 +57,9 @@ class BuildReport:
     skipped: list = field(default_factory=list)
     dense_kind: str = "flat"
     seconds: float = 0.0
+    backend: str | None = None  # what embedded this build's new texts (None: nothing to embed)
+    embedded_texts: int = 0  # passages and sentences embedded by this build
+    embed_seconds: float = 0.0
 
 
 @dataclass
@@ -54,6 +70,7 @@ class _Chunks:
     passages: list[Passage]
     passage_vectors: np.ndarray | None = None
     sentence_vectors: np.ndarray | None = None
+    embedded_with: str = UNKNOWN_BACKEND
 
 
 def _library_versions() -> dict[str, str]:
@@ -64,6 +81,11 @@ def _library_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def backend_of(embedder: Embedder) -> str:
+    """The library that computes `embedder`'s vectors, as the manifest records it."""
+    return getattr(embedder, "backend", None) or type(embedder).__name__
 
 
 def _previous_chunks(out: Path, embedder: Embedder, settings: IndexSettings, log: Log) -> tuple[dict[str, str], dict[str, _Chunks]]:
@@ -93,6 +115,7 @@ def _previous_chunks(out: Path, embedder: Embedder, settings: IndexSettings, log
         rows.setdefault(passage.source_id, []).append(row)
     vectors = previous.passage_vectors
     for sid, entry in chunks.items():
+        entry.embedded_with = previous.manifest["sources"].get(sid, {}).get("embedded_with", UNKNOWN_BACKEND)
         entry.passage_vectors = vectors[rows.get(sid, [])]
         if settings.sentence_vectors:
             base = first_sentence.get(sid, 0)
@@ -178,30 +201,43 @@ def build_index(
                 per_source.append(chunks)
                 to_embed.append(chunks)
                 report.embedded_sources.append(doc.source_id)
-        _embed(to_embed, embedder, settings, log, progress)
+        _embed(to_embed, embedder, settings, log, progress, report)
         index = _assemble(per_source, embedder, settings, store.new_build_dir(out))
         report.passages, report.dense_kind = len(index.passages), dense.kind_of(index.dense)
         index.write()
-        index.manifest = _manifest(index, corpus, embedder, settings, sources)
+        backends = {doc.source_id: chunks.embedded_with for doc, chunks in zip(corpus.documents, per_source)}
+        index.manifest = _manifest(index, corpus, embedder, settings, sources, backends)
         store.write_json_atomic(index.path / store.MANIFEST, index.manifest)
         report.path = store.publish(out, index.path)
     report.seconds = time.monotonic() - started
     return report
 
 
-def _embed(to_embed: list[_Chunks], embedder: Embedder, settings: IndexSettings, log: Log, progress: bool) -> None:
+def _embed(to_embed: list[_Chunks], embedder: Embedder, settings: IndexSettings, log: Log, progress: bool,
+           report: BuildReport) -> None:
     passage_texts = [_embedded_text(p, settings) for c in to_embed for p in c.passages]
     sentence_texts = [s.text for c in to_embed for s in c.sentences] if settings.sentence_vectors else []
     if not passage_texts:
+        for chunks in to_embed:
+            chunks.embedded_with = "none"  # no text, so no vectors: nothing computed them
         return
-    log(f"Embedding {len(passage_texts)} passages" + (f" and {len(sentence_texts)} sentences" if sentence_texts else "") + f" with {embedder.name}...")
-    passage_vectors = embedder.embed(passage_texts, progress=progress)
-    sentence_vectors = embedder.embed(sentence_texts, progress=progress) if sentence_texts else None
+    # Only now, when there is something to embed: a refresh that reuses every source opens no second session.
+    worker = embedder.for_building() if hasattr(embedder, "for_building") else embedder
+    backend = backend_of(worker)
+    threads = getattr(worker, "threads", None)
+    log(f"Embedding {len(passage_texts)} passages" + (f" and {len(sentence_texts)} sentences" if sentence_texts else "")
+        + f" with {embedder.name} on {backend}" + (f" ({threads} thread{'s' if threads != 1 else ''})" if threads else "") + "...")
+    started = time.monotonic()
+    vectors = worker.embed(passage_texts + sentence_texts, progress=progress)
+    report.backend, report.embedded_texts = backend, len(vectors)
+    report.embed_seconds = time.monotonic() - started
+    passage_vectors, sentence_vectors = vectors[: len(passage_texts)], vectors[len(passage_texts) :]
     p_at = s_at = 0
     for chunks in to_embed:
+        chunks.embedded_with = backend
         chunks.passage_vectors = passage_vectors[p_at : p_at + len(chunks.passages)]
         p_at += len(chunks.passages)
-        if sentence_vectors is not None:
+        if sentence_texts:
             chunks.sentence_vectors = sentence_vectors[s_at : s_at + len(chunks.sentences)]
             s_at += len(chunks.sentences)
 
@@ -225,7 +261,8 @@ def _assemble(per_source: list[_Chunks], embedder: Embedder, settings: IndexSett
     return SearchIndex(build_dir, {}, passages, sentences, all_sentence_vectors, faiss_index, bm25)
 
 
-def _manifest(index: SearchIndex, corpus: Corpus, embedder: Embedder, settings: IndexSettings, sources) -> dict:
+def _manifest(index: SearchIndex, corpus: Corpus, embedder: Embedder, settings: IndexSettings, sources,
+              backends: dict[str, str]) -> dict:
     counts: dict[str, int] = {}
     for passage in index.passages:
         counts[passage.source_id] = counts.get(passage.source_id, 0) + 1
@@ -235,11 +272,14 @@ def _manifest(index: SearchIndex, corpus: Corpus, embedder: Embedder, settings: 
         "dense": {"kind": dense.kind_of(index.dense), "metric": "inner_product"},
         "lexical": lexical.CONFIG,
         "settings": settings.to_dict(),
+        # Not compared by stale_reasons: every backend computes the same vectors of the same model.
+        "embedded_with": sorted(set(backends.values())),
         "passages": len(index.passages),
         "sentences": len(index.sentences),
         "source_count": len(corpus.documents),
         "sources": {
-            doc.source_id: {"sha256": doc.sha256, "title": doc.title, "path": doc.path, "passages": counts.get(doc.source_id, 0)}
+            doc.source_id: {"sha256": doc.sha256, "title": doc.title, "path": doc.path, "passages": counts.get(doc.source_id, 0),
+                            "embedded_with": backends[doc.source_id]}
             for doc in corpus.documents
         },
         "skipped": [{"path": s.path, "reason": s.reason} for s in corpus.skipped],
@@ -277,6 +317,9 @@ def open_index(
 def describe(report: BuildReport) -> str:
     parts = [f"Built {report.passages} passages from {report.sources} sources in {report.seconds:.1f} s ({report.dense_kind} FAISS + BM25) at {report.path}."]
     parts.append(f"Embedded: {', '.join(report.embedded_sources) or 'none'}; reused: {len(report.reused_sources)}.")
+    if report.backend and report.embed_seconds > 0:
+        parts.append(f"Embedding: {report.embedded_texts} texts on {report.backend} in {report.embed_seconds:.1f} s "
+                     f"({report.embedded_texts / report.embed_seconds:.0f} texts/s).")
     if report.removed_sources:
         parts.append(f"Removed: {', '.join(report.removed_sources)}.")
     if report.skipped:

