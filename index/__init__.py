@@ -5,7 +5,8 @@ Public API:
     build_index(sources, out, embedder=...) -> BuildReport  build or refresh (build.py)
     open_index(sources, out, embedder=...) -> SearchIndex   load, building first if stale
     SearchIndex.load(out, model=...)                    load and verify (search_index.py)
-    SentenceTransformerEmbedder()                       the packaged all-MiniLM-L6-v2 (embedder.py)
+    make_embedder("onnxruntime" | "sentence-transformers")  the packaged all-MiniLM-L6-v2 (embedder.py)
+    OnnxEmbedder(), SentenceTransformerEmbedder()       the two backends (onnx_embedder.py, embedder.py)
 """
 
 from importlib import import_module
@@ -14,7 +15,8 @@ from importlib import import_module
 # the package (index.environment, say) does not import FAISS, numpy and BM25 with it.
 _EXPORTS = {
     "BuildReport": "build", "build_index": "build", "describe": "build", "open_index": "build", "stale_reasons": "build",
-    "MODEL_NAME": "embedder", "Embedder": "embedder", "SentenceTransformerEmbedder": "embedder",
+    "MODEL_NAME": "embedder", "Embedder": "embedder", "SentenceTransformerEmbedder": "embedder", "make_embedder": "embedder",
+    "OnnxEmbedder": "onnx_embedder",
     "BuildLockedError": "errors", "IndexCorruptError": "errors", "IndexMismatchError": "errors",
     "IndexMissingError": "errors", "ModelNotInstalledError": "errors", "SearchIndexError": "errors",
     "SourcesError": "errors",

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from index import Embedder, IndexSettings, SearchIndex, SentenceTransformerEmbedder, build_index, dense, files, lexical
+from index import Embedder, IndexSettings, SearchIndex, build_index, dense, files, lexical, make_embedder
 from index.environment import BEIR_DIR
 
 from ..errors import QAError
@@ -81,7 +81,7 @@ def evaluate_beir(dataset: str | Path, out: str | Path, *, index_dir: str | Path
     queries, qrels = load_dataset(dataset)
     out.mkdir(parents=True, exist_ok=True)
     index_dir = Path(index_dir) if index_dir else BEIR_DIR / dataset.resolve().name
-    embedder = embedder or SentenceTransformerEmbedder()
+    embedder = embedder or make_embedder()  # ONNX Runtime: the build's and the queries' vectors, as served
     started = time.monotonic()
     report_build = build_index(dataset / "corpus.jsonl", index_dir, embedder=embedder, settings=BEIR_SETTINGS, log=log, progress=progress)
     build_seconds = time.monotonic() - started
