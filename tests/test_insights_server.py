@@ -23,7 +23,7 @@ from server.chat import chat_message, footer_html, rated_question
 from server.feedback import FeedbackLog
 from server.loader import LazyAnswerer
 from tests.conftest import FakeEmbedder, FakeReranker, clinic_file, fake_index, running_server
-from tests.test_events import read_only_runner
+from tests.test_events import read_only_runner, rows as stored
 
 FILES = {
     "needles.md": "---\ntitle: Needles\n---\n## Does it hurt?\n\nMost patients feel little to no pain.\n\n## Safety\n\n"
@@ -61,15 +61,6 @@ def serve(index, events_file, *, store_question_text=False, log=None, **store_op
     store = EventStore(events_file, log=log if log is not None else Log(), **store_options)
     answerers = LazyAnswerer(settings, load=lambda _settings, log: answerer)
     return app_module.create_app(settings, answerers, events=store), store, settings
-
-
-def stored(path, table="answers"):
-    conn = sqlite3.connect(path)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(f"SELECT * FROM {table} ORDER BY id")]
-    finally:
-        conn.close()
 
 
 def ask(client, question):

@@ -315,31 +315,36 @@ def draw_charts(summary: Summary, out: Path, *, titles: dict[str, str]) -> dict[
         drawn["per_day"] = CHARTS["per_day"]
     if summary.uncovered:
         kinds = summary.uncovered[:10][::-1]
-        fig, ax = plt.subplots(figsize=(9, 0.45 * len(kinds) + 1.2))
-        ax.barh([suggestions.subject(k.name) for k in kinds], [k.count for k in kinds], color=OUTCOME_COLOURS["abstained"])
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("questions not covered")
-        ax.set_title("What the articles don't cover")
-        ax.spines[["top", "right"]].set_visible(False)
+        fig, _ax = _bars(plt, [suggestions.subject(k.name) for k in kinds], [k.count for k in kinds],
+                         colour=OUTCOME_COLOURS["abstained"], xlabel="questions not covered",
+                         title="What the articles don't cover")
         _save(fig, out / CHARTS["not_covered"], plt)
         drawn["not_covered"] = CHARTS["not_covered"]
     if summary.source_ids and sum(summary.citations.values()):
         sources = summary.by_citations()[::-1]
-        fig, ax = plt.subplots(figsize=(9, 0.45 * len(sources) + 1.2))
-        labels = [_short(_title(titles, s)) for s in sources]
-        ax.barh(labels, [summary.citations[s] for s in sources], color=OUTCOME_COLOURS["answered"])
+        fig, ax = _bars(plt, [_short(_title(titles, s)) for s in sources], [summary.citations[s] for s in sources],
+                        colour=OUTCOME_COLOURS["answered"], xlabel="answers citing the article", title="Articles cited")
         for row, source in enumerate(sources):
             share = down_share(summary, source)
             if share != "–":
                 ax.annotate(f" {share} thumbs-down", (summary.citations[source], row), va="center", fontsize=8)
         ax.set_xlim(0, max(summary.citations[s] for s in sources) * 1.3)  # room for the thumbs-down share
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("answers citing the article")
-        ax.set_title("Articles cited")
-        ax.spines[["top", "right"]].set_visible(False)
         _save(fig, out / CHARTS["articles"], plt)
         drawn["articles"] = CHARTS["articles"]
     return drawn
+
+
+def _bars(plt, labels: list[str], values: list[int], *, colour: str, xlabel: str, title: str):
+    """A horizontal bar chart of whole numbers, first label at the bottom; (figure, axes)."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.2))
+    ax.barh(labels, values, color=colour)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig, ax
 
 
 def _short(text: str, limit: int = 48) -> str:
