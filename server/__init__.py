@@ -5,7 +5,7 @@
     chat      the Gradio chat page at /, around a pure respond(message, history, answerer)
     widget    /widget.js for clinic pages, and the compact chat page /embed that it opens in an iframe
     loader    the one answerer, loaded on first use and following index rebuilds
-    feedback  the thumbs up/down log
+    feedback  thumbs up/down on the chat page, as rating events in the insights store (qa/insights/)
 
 Nothing here leaves the machine. Importing the package turns off Gradio's analytics and the Hugging Face
 hub's network lookups, so that whichever module imports gradio (and with it huggingface_hub) first, both
