@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402,F401  (the repository on sys.path)
 from http_load import LUA, LUA_GET, run_wrk  # noqa: E402  (same folder)
 
-from deploy.loopback import NginxProxy, ReplicaProcess, free_port  # noqa: E402
+from deploy.loopback import DeploymentError, NginxProxy, ReplicaProcess, free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 LEVELS = (1, 4, 16)
@@ -52,11 +53,17 @@ def rss_mib(pid: int) -> float:
 
 
 def clinic_without_limit(workdir: Path) -> Path:
+    """clinic.toml with the limit off and the old feedback log in `workdir`: the replicas keep their events
+    beside their index in `workdir`, and would otherwise import the checkout's var/feedback.jsonl into that
+    throwaway store and rename it (it is imported once), taking it from the real server."""
     text = (REPO / "clinic.toml").read_text(encoding="utf-8")
-    lines = [("rate_limit_per_minute = 0" if line.startswith("rate_limit_per_minute =") else line)
-             for line in text.splitlines()]
+    replacements = {"rate_limit_per_minute": "0", "feedback_file": json.dumps(str(workdir / "feedback.jsonl"))}
+    for key, value in replacements.items():
+        text, found = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
+        if found != 1:
+            raise SystemExit(f"clinic.toml has no single '{key} = ...' line to change")
     path = workdir / "clinic.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -68,15 +75,17 @@ def main() -> int:
         if not (shutil.which(tool) or os.path.exists(f"/usr/sbin/{tool}")):
             raise SystemExit(f"{tool} is not installed: apt-get install {tool}")
     seconds = 3 if args.quick else 10
-    questions = [json.loads(l)["question"] for l in (REPO / "eval" / "questions.jsonl").read_text().splitlines()[:60]]
+    questions = [json.loads(line)["question"] for line in (REPO / "eval" / "questions.jsonl").read_text().splitlines()[:60]]
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         workdir = Path(tmp)
         post_script, get_script = workdir / "post.lua", workdir / "get.lua"
         post_script.write_text(LUA % ("{" + ", ".join(json.dumps(json.dumps(q)[:-1]) for q in questions) + "}"))
         get_script.write_text(LUA_GET)
         print("Building the index once ...", flush=True)
-        subprocess.run([sys.executable, "-m", "index", "build", "--out", str(workdir / "index")], cwd=REPO,
-                       check=True, capture_output=True)
+        built = subprocess.run([sys.executable, "-m", "index", "build", "--out", str(workdir / "index")], cwd=REPO,
+                               capture_output=True, text=True)
+        if built.returncode != 0:
+            raise SystemExit(f"python -m index build failed:\n{built.stderr[-3000:]}")
         env = ReplicaProcess.environment(index_dir=workdir / "index", config=clinic_without_limit(workdir))
         replicas = [ReplicaProcess(free_port(), env, workdir / f"replica-{n}.log") for n in (1, 2)]
         stack.callback(lambda: [r.stop() for r in replicas])
@@ -124,4 +133,7 @@ def nginx_pids(proxy: NginxProxy) -> list[int]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except DeploymentError as exc:  # a replica or nginx would not start: the message says why
+        sys.exit(f"Cannot run the benchmark: {exc}")

@@ -126,21 +126,27 @@ class NginxProxy:
         user = f"user {_user_name()};" if os.geteuid() == 0 else ""
         main = workdir / "nginx.conf"
         main.write_text(MAIN_CONFIG.format(workdir=workdir, user=user, site=site), encoding="utf-8")
-        check = subprocess.run([binary, "-t", "-q", "-p", str(workdir), "-c", str(main)], capture_output=True, text=True)
+        error_log = workdir / "nginx-error.log"
+        # -e: the log nginx writes before it has read the config is ours too, not /var/log/nginx/error.log.
+        command = [binary, "-p", str(workdir), "-e", str(error_log), "-c", str(main)]
+        check = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
         if check.returncode != 0:
             raise DeploymentError(f"nginx refused the config: {check.stderr.strip()}")
-        process = subprocess.Popen([binary, "-p", str(workdir), "-c", str(main), "-g", "daemon off;"],
-                                   stdout=subprocess.DEVNULL, stderr=open(workdir / "nginx-stderr.log", "wb"))
-        proxy = cls(workdir, port, process, access_log, workdir / "nginx-error.log")
+        stderr_log = workdir / "nginx-stderr.log"
+        with open(stderr_log, "wb") as stderr:
+            # A session of its own: if the master has to be killed, its worker goes with it (killpg).
+            process = subprocess.Popen([*command, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=stderr,
+                                       start_new_session=True)
+        proxy = cls(workdir, port, process, access_log, error_log)
         try:
-            _wait_for_port(port, process, what="nginx", log=workdir / "nginx-stderr.log")
+            _wait_for_nginx(proxy, stderr_log)
             yield proxy
         finally:
             process.send_signal(signal.SIGQUIT)  # graceful: finish open requests, then exit
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
     def upstreams(self) -> list[list[str]]:
@@ -153,7 +159,7 @@ class NginxProxy:
         return tried
 
     def errors(self) -> list[str]:
-        """The error log's lines of level error or worse."""
+        """The error log's lines of level error or worse, oldest first (the log only grows: slice it by count)."""
         if not self.error_log.exists():
             return []
         return [line for line in self.error_log.read_text(encoding="utf-8").splitlines()
@@ -166,16 +172,22 @@ def _user_name() -> str:
     return pwd.getpwuid(os.geteuid()).pw_name
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, *, what: str, log: Path, timeout: float = 20) -> None:
+def _wait_for_nginx(proxy: NginxProxy, stderr_log: Path, timeout: float = 20) -> None:
+    """Until nginx listens. Its pid file is written only once its sockets are bound: a port that answers
+    before that is someone else's (free_port can only pick a port that was free a moment ago)."""
+    pid_file = proxy.workdir / "nginx.pid"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise DeploymentError(f"{what} exited with {process.returncode}: {log.read_text(errors='replace')[-2000:]}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        if proxy.process.poll() is not None:
+            said = stderr_log.read_text(errors="replace").strip() or "(nothing: see its error log)"
+            raise DeploymentError(f"nginx exited with {proxy.process.returncode}: {said[-2000:]}\n"
+                                  f"(error log: {proxy.error_log})")
+        if pid_file.exists() and pid_file.read_text().strip() == str(proxy.process.pid):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", proxy.port)) == 0:
+                    return
         time.sleep(0.05)
-    raise DeploymentError(f"{what} did not listen on port {port} in {timeout} s")
+    raise DeploymentError(f"nginx did not listen on port {proxy.port} in {timeout} s")
 
 
 @dataclass
@@ -190,8 +202,9 @@ class ReplicaProcess:
     @classmethod
     def environment(cls, *, index_dir: Path, config: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
         """This process's environment for a replica: the shared index and clinic file, nothing inherited that
-        would move the server to another address or trust other proxies."""
-        env = dict(os.environ, QA_INDEX_DIR=str(index_dir), QA_CONFIG=str(config), **(extra or {}))
+        would move the server to another address or trust other proxies. Unbuffered output, as the systemd
+        unit has it: what the replica prints is in its log when it happens."""
+        env = dict(os.environ, QA_INDEX_DIR=str(index_dir), QA_CONFIG=str(config), PYTHONUNBUFFERED="1", **(extra or {}))
         for name in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "GRADIO_WATCH_DIRS", "FORWARDED_ALLOW_IPS"):
             env.pop(name, None)
         return env
@@ -205,6 +218,8 @@ class ReplicaProcess:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> "ReplicaProcess":
+        if self.running:  # a second process on the port would fail to bind, and the first would be lost track of
+            raise DeploymentError(f"app.py on port {self.port} is already running (pid {self.process.pid})")
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen([sys.executable, "app.py", "--port", str(self.port)], cwd=REPO,
                                             env=self.env, stdout=log, stderr=subprocess.STDOUT)
@@ -225,8 +240,12 @@ class ReplicaProcess:
                 raise DeploymentError(f"app.py on port {self.port} did not answer /healthz in {timeout} s:\n{self.tail()}")
             time.sleep(0.25)
 
+    def output(self) -> str:
+        """Everything it has printed, over all its starts (they share the log)."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
     def tail(self, chars: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else "(no log)"
+        return self.output()[-chars:] or "(no log)"
 
     @property
     def running(self) -> bool:
