@@ -197,6 +197,7 @@ class ReplicaProcess:
     port: int
     env: dict[str, str]
     log: Path
+    command_prefix: list[str] = field(default_factory=list)  # runs it under another command (say, setpriv)
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @classmethod
@@ -221,7 +222,7 @@ class ReplicaProcess:
         if self.running:  # a second process on the port would fail to bind, and the first would be lost track of
             raise DeploymentError(f"app.py on port {self.port} is already running (pid {self.process.pid})")
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "app.py", "--port", str(self.port)], cwd=REPO,
+            self.process = subprocess.Popen([*self.command_prefix, sys.executable, "app.py", "--port", str(self.port)], cwd=REPO,
                                             env=self.env, stdout=log, stderr=subprocess.STDOUT)
         return self
 

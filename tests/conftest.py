@@ -5,20 +5,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
-import time
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
+
+from deploy.loopback import free_port  # noqa: F401  (tests import it from here too)
 
 REPO = Path(__file__).resolve().parent.parent
 # Debian's Chromium, driven by Playwright (which must not download a browser of its own: no network).
@@ -162,12 +158,6 @@ def browser():
 SERVER_START_TIMEOUT = 120  # first start builds the index and loads the model
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def clinic_file(directory: Path, *, store_question_text: bool = False, rate_limit_per_minute: int | None = None) -> Path:
     """The real clinic.toml, with feedback going into `directory` (tests write only into tmp_path)."""
     text = (REPO / "clinic.toml").read_text(encoding="utf-8")
@@ -189,39 +179,20 @@ def running_server(directory: Path, *, config: Path | None = None, extra_env: di
     """`python app.py` on a free port with its own index in `directory` and a clinic file (`config`, or the
     real one adjusted by `clinic` keywords); yields the base URL. `command_prefix` runs it under another
     command (say, setpriv dropping capabilities)."""
+    from deploy.loopback import DeploymentError, ReplicaProcess
+
     directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     config = config or clinic_file(directory, **clinic)
-    env = dict(os.environ, QA_INDEX_DIR=str(directory / "index"), QA_CONFIG=str(config), **(extra_env or {}))
-    for name in ("GRADIO_SERVER_NAME", "GRADIO_SERVER_PORT", "GRADIO_WATCH_DIRS", "FORWARDED_ALLOW_IPS"):
-        env.pop(name, None)
-    log_path = directory / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([*(command_prefix or []), sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    env = ReplicaProcess.environment(index_dir=directory / "index", config=config, extra=extra_env)
+    server = ReplicaProcess(free_port(), env, directory / "server.log", command_prefix=list(command_prefix or []))
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"app.py exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer /healthz in {SERVER_START_TIMEOUT} s:\n"
-                            f"{log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
-        yield base
-    finally:
-        process.terminate()
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            server.start().wait_ready(timeout=SERVER_START_TIMEOUT)
+        except DeploymentError as exc:
+            pytest.fail(str(exc))
+        yield server.base
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
