@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 
 import datetime as dt
+import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
@@ -127,3 +129,13 @@ def _cell(value) -> str:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return f"{int(value):,}"
     return str(value)
+
+
+def run_worker(script: str, *args: str) -> object:
+    """Run `script --worker ARGS` in a fresh process (so one measurement never warms up the next); its last
+    line of output, parsed as JSON. A failed worker's stderr is shown and ends the run."""
+    result = subprocess.run([sys.executable, script, "--worker", *args], capture_output=True, text=True, cwd=REPO_ROOT)
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr)
+        raise SystemExit(f"worker {' '.join(args)} failed (exit {result.returncode})")
+    return json.loads(result.stdout.strip().splitlines()[-1])

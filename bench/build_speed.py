@@ -37,7 +37,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -104,12 +103,8 @@ def _torch_threads() -> int:
     return torch.get_num_threads()
 
 
-def _run_worker(*args: str) -> dict:
-    result = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True, text=True, cwd=REPO_ROOT)
-    if result.returncode != 0:
-        sys.stderr.write(result.stderr)
-        raise SystemExit(f"worker {' '.join(args)} failed (exit {result.returncode})")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def _run_worker(*args: str) -> object:
+    return _common.run_worker(__file__, *args)
 
 
 def compare(st_dir: Path, onnx_dir: Path) -> dict:

@@ -39,7 +39,6 @@ import argparse
 import json
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -359,13 +358,8 @@ def worker_sweep(setup: Path, plan: list[tuple[int, str]]) -> list[dict]:
     return rows
 
 
-def _run_worker(*args: str, script: str = __file__) -> object:
-    """Run `script --worker ARGS` in a fresh process; its last line of output, parsed as JSON."""
-    result = subprocess.run([sys.executable, script, "--worker", *args], capture_output=True, text=True, cwd=REPO_ROOT)
-    if result.returncode != 0:
-        sys.stderr.write(result.stderr)
-        raise SystemExit(f"worker {' '.join(args)} failed (exit {result.returncode})")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def _run_worker(*args: str) -> object:
+    return _common.run_worker(__file__, *args)
 
 
 # ---------------------------------------------------------------- the run

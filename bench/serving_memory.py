@@ -32,7 +32,7 @@ import scale  # noqa: E402  (same folder: the generated corpus and the worker la
 
 
 def _run_worker(*args: str) -> dict:
-    return scale._run_worker(*args, script=__file__)
+    return _common.run_worker(__file__, *args)
 
 
 def worker_build(size: int, out: Path) -> dict:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -350,19 +351,26 @@ def read_only_runner(directory: Path) -> tuple[list[str] | None, str]:
     return prefix, ""
 
 
-@pytest.fixture
-def read_only_var(tmp_path):
-    """A 0555 var/ and the command prefix under which it really is read-only (see read_only_runner)."""
-    var = tmp_path / "var"
-    var.mkdir()
-    var.chmod(0o555)
+@contextmanager
+def read_only_directory(directory: Path):
+    """`directory` made with mode 0555, and the command prefix under which it really is read-only (see
+    read_only_runner); the test is skipped when neither way works here. Writable again afterwards."""
+    directory.mkdir()
+    directory.chmod(0o555)
     try:
-        prefix, why = read_only_runner(var)
+        prefix, why = read_only_runner(directory)
         if prefix is None:
             pytest.skip(why)
-        yield var, prefix
+        yield prefix
     finally:
-        var.chmod(0o755)
+        directory.chmod(0o755)
+
+
+@pytest.fixture
+def read_only_var(tmp_path):
+    """A 0555 var/ and the command prefix under which it really is read-only."""
+    with read_only_directory(tmp_path / "var") as prefix:
+        yield tmp_path / "var", prefix
 
 
 READ_ONLY_SCRIPT = """

@@ -23,7 +23,7 @@ from server.chat import chat_message, footer_html, rated_question
 from server.feedback import FeedbackLog
 from server.loader import LazyAnswerer
 from tests.conftest import FakeEmbedder, FakeReranker, clinic_file, fake_index, running_server
-from tests.test_events import read_only_runner, rows as stored
+from tests.test_events import read_only_directory, rows as stored
 
 FILES = {
     "needles.md": "---\ntitle: Needles\n---\n## Does it hurt?\n\nMost patients feel little to no pain.\n\n## Safety\n\n"
@@ -251,12 +251,7 @@ def test_a_real_server_answers_with_its_events_file_in_a_read_only_directory(tmp
     log once (not once per answer, even after the writer has retried), with no question in it, and nothing
     appears in the directory."""
     read_only = tmp_path / "read-only"
-    read_only.mkdir()
-    read_only.chmod(0o555)
-    try:
-        prefix, why = read_only_runner(read_only)
-        if prefix is None:
-            pytest.skip(why)
+    with read_only_directory(read_only) as prefix:
         config = clinic_file(tmp_path, rate_limit_per_minute=0)
         text, found = re.subn(r"(?m)^\[privacy\]$", f"[privacy]\nevents_file = {json.dumps(str(read_only / 'events.sqlite3'))}",
                               config.read_text(encoding="utf-8"))
@@ -279,5 +274,4 @@ def test_a_real_server_answers_with_its_events_file_in_a_read_only_directory(tmp
             assert question not in log
         assert list(read_only.iterdir()) == []
         assert any((tmp_path / "index").rglob("manifest.json"))  # the index was built there: only the events failed
-    finally:
-        read_only.chmod(0o755)
+
