@@ -209,8 +209,11 @@ class Answerer:
             reply.notes.append(wording.truncated_note(self.settings.max_question_chars))
         if prepared.kind != "question":
             reply.message = wording.small_talk(prepared.kind, self.settings)
-        elif triaged := self._triage(prepared):
-            reply.safety, reply.abstained = triaged.to_dict(), True
+        elif finding := self._triage(question, prepared):
+            reply.safety = {"level": finding.level, "category": finding.category,
+                            "message": wording.safety_message(finding.level, self.settings, category=finding.category,
+                                                              language=prepared.language)}
+            reply.abstained = True
             reply.message = wording.after_safety(self.settings)
         else:
             if prepared.language != "en":
@@ -257,8 +260,12 @@ class Answerer:
             vector = self._term_vectors[term] = self.embedder.embed([term])[0]
         return vector
 
-    def _triage(self, prepared: PreparedQuestion):
-        found = safety.triage(prepared.text, self.settings)
+    @staticmethod
+    def _triage(question, prepared: PreparedQuestion) -> safety.Finding | None:
+        """Red flags in the whole message (not only its first max_question_chars), then, for a follow-up, in the
+        conversation it leans on."""
+        whole = question if isinstance(question, str) else ""
+        found = safety.assess(whole)
         if found is None and prepared.context:
-            found = safety.triage(f"{prepared.context} {prepared.text}", self.settings)
+            found = safety.assess(f"{prepared.context}. {whole}")
         return found

@@ -33,6 +33,7 @@ class Settings:
     emergency_number: str = "911"
     crisis_line: str = "988"
     crisis_line_name: str = "988 Suicide & Crisis Lifeline (call or text)"
+    poison_line: str = "1-800-222-1222 (Poison Control)"
     disclaimer_template: str = DEFAULT_DISCLAIMER
     coverage: str = (
         "what peripheral neuropathy is and what causes it; how acupuncture is thought to relieve nerve pain; "
@@ -73,6 +74,7 @@ _KEYS = {  # (table, key) -> (field, type)
     ("emergency", "emergency_number"): ("emergency_number", str),
     ("emergency", "crisis_line"): ("crisis_line", str),
     ("emergency", "crisis_line_name"): ("crisis_line_name", str),
+    ("emergency", "poison_line"): ("poison_line", str),
     ("answer", "disclaimer"): ("disclaimer_template", str),
     ("answer", "coverage"): ("coverage", str),
     ("answer", "examples"): ("examples", tuple),

@@ -1,119 +1,181 @@
-"""Safety triage, run before retrieval: does the question describe an emergency, an urgent
-problem or a mental-health crisis?
+"""Safety triage, run before retrieval: does a message describe a situation that needs care now?
 
-Rules, not a model: each level is a list of patterns over normalised text (lower case,
-straight apostrophes, "can't"/"cant"/"cannot" folded to "cannot"). A pattern is either one
-regular expression or a pair that must both occur (a body part and a sign, say), so that
-"numb toes" (neuropathy, asked about daily) does not trip while "suddenly can't move my
-leg" does. When in doubt a rule errs toward flagging: a needless "call 911" costs little.
+Rules, not a model: transparent, fast and reviewable. The red-flag categories, each with the guidance it
+follows, are in qa/red_flags.py; this module applies them:
 
-Levels, in order of precedence: crisis, emergency, urgent.
+1. The message is folded: lower case, accents removed ("está" -> "esta", "đ" -> "d"), curly apostrophes
+   straightened, "can't"/"cant"/"cannot" read as "cannot", "won't" as "will not", "don't" as "do not".
+2. It is cut into sentences (and at "but", which often turns to the present: "I had chest pain last year but
+   now ..."). A category's sign matches in one sentence, or, for a sign of several parts, in two neighbours.
+3. Tense and certainty decide whether a sign counts: a sentence that says the event is past ("years ago",
+   "in 2017", "back in", "once", "as a kid"), resolved ("it was checked", "turned out to be", "healed", "was
+   fine after", "stable now") or hypothetical ("what if", "will I pass out", "in case") does not count, unless
+   it also says it is happening now ("right now", "today", "since yesterday", "this morning", "an hour ago",
+   "getting worse"). Everything else counts: someone who writes "my chest hurts" means now.
+4. The most severe level found wins (crisis, then emergency, then urgent); within a level, the first category
+   in red_flags.CATEGORIES.
+
+When in doubt a rule errs toward flagging: a needless "call 911" costs little. What the visitor reads is
+written in qa/wording.py (`safety_message`), from the category and the clinic's numbers.
+
+>>> assess("I have crushing chest pain right now").category
+'chest_pain'
+>>> assess("I had chest pain last year but it turned out to be reflux") is None
+True
+>>> assess("mi papá tiene una herida en el pie que huele feo").level
+'urgent'
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
-from . import wording
-from .config import Settings
+from .red_flags import BY_NAME, CATEGORIES, LEVELS, Category
 
 SAFETY_LEVELS = ("emergency", "urgent", "crisis")  # the contract's `safety.level` values
 
-_Pattern = str | tuple[str, str]
-
-CRISIS: list[_Pattern] = [
-    r"\bsuicid",
-    r"\bkill(ing)? (my ?self|me)\b",
-    r"\bend(ing)? (my|it) (own )?(life|all)\b",
-    r"\bend it all\b|\bend my suffering\b",
-    r"\btak(e|ing) my (own )?life\b",
-    r"\b(do not|don't|dont|no longer|never) (want|wish) to (live|be alive|be here|wake up|go on|exist)\b",
-    r"\bwant(ed)? to (die|disappear forever)\b",
-    r"\bwish i (was|were) dead\b|\bwish i (was|were) never born\b",
-    r"\bbetter off (dead|without me)\b",
-    r"\b(no|not any) (reason|point) (to|in) (live|living|go on|going on)\b|\blife (is not|isn't|isnt) worth living\b",
-    r"\bcannot go on\b|\bno way out\b",
-    r"\bself[- ]?harm",
-    r"\b(hurt|hurting|harm|harming|burn|burning) my ?self\b",
-    r"\bcutting my ?self\b|\b(keep|been|started) cutting\b|\bcut(ting)? my (wrists?|arms?|legs?|skin|thighs?)\b.{0,40}\b(feel|purpose|again|pain go|punish|release)",
-    r"\bcut my ?self (on purpose|deliberately|again)\b|\bcut my wrists?\b",
-    r"\b(overdose|od) on purpose\b",
-    r"\b(plan|planning|going|want) to (overdose|od)\b",
-    r"\b(saving|stockpiling|hoarding|collecting|storing) (up )?(all )?(my |some )?(pain |sleeping )?(pills|meds|medications?|tablets|painkillers)",
-    r"\b(take|taking|swallow|swallowing) (them |it |my pills |all my pills |the pills )?all at once\b",
-]
-
-EMERGENCY: list[_Pattern] = [
-    (r"\bchest\b", r"\b(pain|pressure|tight|crush|squeez|heavy|hurts?|ache|aching|elephant|burning|sitting on)"),
-    r"\bheart attack\b|\bcardiac arrest\b",
-    r"\b(having|had|is having|think .{0,10} a) stroke\b",
-    r"\bstroke (signs|symptoms)\b",
-    r"\b(face|mouth|smile|eyelid)\b.{0,30}\bdroop",
-    r"\bdroop(ing|y|s)?\b.{0,30}\b(face|mouth|side|eye)",
-    r"\bslurr(ed|ing)\b|\b(words|speech|talking)\b.{0,30}\b(jumbled|garbled|slurr|mixed up|nonsense|wrong)",
-    r"\bcannot (speak|talk|get (the |my |his |her )?words out|find (the |my |his |her )?words)\b",
-    (r"\bsudden(ly)?\b|\ball of a sudden\b|\bout of nowhere\b",
-     r"\b(weak|weakness|numb|numbness|paraly|cannot (move|walk|stand|speak|talk|see|feel|lift|raise|grip|hold|use)|confus|blind|vision|worst headache|severe headache|collapse|dizzy|faint)"),
-    (r"\bone side\b|\bleft side\b|\bright side\b|\bhalf (of )?(my|his|her) (face|body)\b",
-     r"\b(numb|weak|droop|paraly|tingl)"),
-    r"\bcannot (breathe|catch (my|his|her) breath|get (enough )?air)\b",
-    r"\b(short(ness)? of breath|trouble breathing|difficulty breathing|struggling to breathe|hard to breathe|hurts to breathe|gasping|choking)\b",
-    r"\blips?\b.{0,25}\b(blue|grey|gray)",
-    r"\b(throat|tongue|lips?|face)\b.{0,25}\b(swell|swollen|closing|tight)",
-    r"\banaphyla|\ballergic reaction\b",
-    r"\b(passed out|fainted|blacked out|unconscious|unresponsive|not responding|will not wake|won't wake|collapsed|seizure|not breathing)",
-    r"\b(will not|won't|wont|cannot|does not|doesn't) stop bleeding\b|\bbleeding (will not|won't|wont) stop\b|\bbleeding (heavily|a lot)\b",
-    r"\b(coughing|throwing|vomiting) (up )?blood\b",
-    r"\b(took|swallowed|taken) (too many|a bunch of|all (of )?my|a whole bottle of) (pills|tablets|meds)\b|\boverdosed\b",
-]
-
-_COLOUR = r"(pale|blu|white|grey|gray|purpl|mottled|dusky)"
-URGENT: list[_Pattern] = [
-    (r"\b(sore|wound|cut|blister|ulcer|open spot|puncture|lesion|scrape|gash)s?\b",
-     r"\b(infect|pus|ooz|red(ness)?\b|swell|swollen|smell|stink|warm to the touch|hot to the touch|streak|fever|(not|never|won't|wont|isn't|hasn't|doesn't|does not|did not|didn't|will not) (heal|healed|healing|get better|close)|black|weeping|draining)"),
-    (r"\b(toe|toes|foot|feet|heel|leg|finger)\b", r"\b(turn(ed|ing)?|went|going|gone|is|are|look(s|ing)?|getting) (black|dark|purple)|\bgangren"),
-    (r"\b(foot|feet|toe|toes|leg|hand|arm)\b", r"\bcold\b.{0,40}\b" + _COLOUR + r"|\b" + _COLOUR + r"\w*\b.{0,40}\bcold\b"),
-    (r"\b(foot|feet|toe|toes|leg)\b", r"\bsudden(ly)? (went |turned |got |became |is )?(cold|pale|blue|white)"),
-    (r"\b(foot|feet|toe|toes|leg)\b", r"\bfever\b|\bchills\b"),
-    r"\bred streaks?\b",
-    r"\bno pulse\b",
-    r"\bgangren",
-    r"\b(infected|infection in) (my |his |her )?(foot|feet|toe|toes|heel|leg)\b",
-]
-
 
 @dataclass(frozen=True)
-class Triage:
-    level: str  # "emergency" | "urgent" | "crisis"
-    message: str
+class Finding:
+    """A red flag found in a message: its category (qa/red_flags.py) and the level of help it needs."""
 
-    def to_dict(self) -> dict:
-        return {"level": self.level, "message": self.message}
+    category: str
+    level: str
 
-
-def normalise(text: str) -> str:
-    text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
-    text = re.sub(r"\b(can't|cant|can not|couldn't|couldnt)\b", "cannot", text)
-    return re.sub(r"\s+", " ", text)
+    @property
+    def covers(self) -> str:
+        return BY_NAME[self.category].covers
 
 
-class _Rules:
-    """One level's patterns, compiled: the single ones joined into one alternation (a text matches it
-    exactly when it matches one of them), each pair kept as two patterns that must both match."""
-
-    def __init__(self, patterns: list[_Pattern]):
-        singles = [p for p in patterns if isinstance(p, str)]
-        self.any_of = re.compile("|".join(f"(?:{p})" for p in singles)) if singles else None
-        self.pairs = [(re.compile(a), re.compile(b)) for a, b in (p for p in patterns if isinstance(p, tuple))]
-
-    def match(self, text: str) -> bool:
-        if self.any_of is not None and self.any_of.search(text):
-            return True
-        return any(a.search(text) and b.search(text) for a, b in self.pairs)
+_CONTRACTIONS = [
+    (r"\b(can't|cant|can not|couldn't|couldnt)\b", "cannot"), (r"\b(won't|wont)\b", "will not"),
+    (r"\b(don't|dont)\b", "do not"), (r"\b(doesn't|doesnt)\b", "does not"), (r"\b(didn't|didnt)\b", "did not"),
+    (r"\b(isn't|isnt)\b", "is not"), (r"\b(hasn't|hasnt)\b", "has not"), (r"\b(wouldn't|wouldnt)\b", "would not"),
+    (r"\b(i'm|im)\b", "i am"), (r"\b(what's|whats)\b", "what is"), (r"\b(he's|hes)\b", "he is"), (r"\b(she's|shes)\b", "she is"),
+    (r"\b(it's)\b", "it is"), (r"\bi've\b|\bive\b", "i have"), (r"\bu\b", "you"), (r"\b(rn)\b", "right now"),
+]
+_CONTRACTION_PATTERNS = [(re.compile(a), b) for a, b in _CONTRACTIONS]
 
 
-_LEVELS = (("crisis", _Rules(CRISIS)), ("emergency", _Rules(EMERGENCY)), ("urgent", _Rules(URGENT)))
+def fold(text: str) -> str:
+    """The text the rules read.
+
+    >>> fold("Mi mamá NO puede   mover el brazo, can't talk")
+    'mi mama no puede mover el brazo, cannot talk'
+    """
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("đ", "d").replace("Đ", "D")
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = text.lower()
+    for pattern, replacement in _CONTRACTION_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# Sentences, and clauses after "but"/"pero" (often where a message turns from the past to the present).
+_UNIT_BREAK = re.compile(r"(?<=[.!?;。！？\n])\s*|\s+(?=\b(?:but|pero|mais|mas|aber)\b)|(?<!right)(?<!ahora)\s+(?=\b(?:and |y )?(?:now|ahora|ahorita)\b)")
+
+# Happening now: these win over any past or hypothetical marker in the same sentence.
+NOW = re.compile(
+    r"\b(right now|at the moment|today|tonight|this (morning|afternoon|evening|week)|since (yesterday|last night|this morning|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|\w+ days?|last week|then)|yesterday|last night|"
+    r"(\d+|a|an|one|two|three|few|couple( of)?|several|half an?|half) (minutes?|mins?|hours?|hrs?|hr|days?) ago|"
+    r"(for|in) the (last|past) (\d+ |few |couple( of)? )?(minutes?|mins?|hours?|hrs?|days?)|last \d+ (min|mins|minutes|hours|days)|"
+    r"getting worse|worse (and worse|today|now)|keeps? (getting|happening)|just (now|happened|started)|"
+    r"ahorita|ahora|hoy|anoche|esta (manana|noche|tarde)|desde (ayer|anoche|esta manana|hace)|hace (\d+|unos|unas|como) (minutos|horas|dias)|"
+    r"de repente|maintenant|aujourd'hui|agora|hoje|jetzt|heute|adesso|oggi|现在|今天|刚才|hom nay|bay gio|сейчас|сегодня|ngayon)\b"
+)
+# Past or resolved: the event is over, checked, or long ago.
+PAST = re.compile(
+    r"\b((\d+|a|an|one|two|three|four|five|six|ten|few|couple( of)?|several|many) (years?|yrs?|months?|decades?|weeks?) ago|"
+    r"years (back|before)|last (year|month|spring|summer|fall|autumn|winter|christmas|week)|in (19|20)\d\d|\((19|20)\d\d\)|"
+    r"in (january|february|march|april|may|june|july|august|september|october|november|december)|back in|"
+    r"when (i|he|she) was (a kid|a child|young|little|younger|pregnant|in|\d+)|in (high ?school|college|my (teens|twenties|20s|30s))|"
+    r"as a (kid|child|teen|teenager)|long (time )?ago|used to|history of|in the past|previously|(?<!at )once(?! (a|or|every|per|in a while)\b)|one time|"
+    r"(was|were|got|been|came back) (checked|cleared|treated|fixed|fine|ok|okay|normal|negative)|turned out|checked out|"
+    r"(cardio|cardiologist|doctor|dr|er|podiatrist|oncologist|neurologist)\w* (cleared|signed off|said (it was|i am|he is|she is|i was) (fine|ok|good))|"
+    r"signed off|all clear|everything was normal|(is|are|am|was) (stable|fine now|better now|under control|doing (well|better|great|good))|"
+    r"doing (a lot |much |so much )?better|all healed|healed|recovered|went away|resolved|sober|in remission|cancer free|"
+    r"hace (\d+|unos|unas|muchos|como) (anos|meses|semanas)|el ano pasado|en (19|20)\d\d|cuando (era|tenia|estaba)|una vez|"
+    r"ya (esta|estaba|estan) (bien|estable|sana|sano|curad\w*)|se curo|sano)\b"
+)
+# Hypothetical or informational: "what if", "will I faint", "can acupuncture help after a stroke".
+IF = re.compile(
+    r"\b(what (if|happens if|should i do if|do i do if)|in case|if (i|you|he|she|we|they) (ever|were to|get|got|start|have|had|feel)|"
+    r"will (i|it|the needles|acupuncture) (get|have|pass|faint|bleed|cause|make|give)|could (i|it|acupuncture) (get|have|pass|faint|cause|make)|"
+    r"can (acupuncture|it|the needles|needles) (cause|give|make|trigger)|is (it|there) (possible|likely|common|normal|a (risk|chance))|"
+    r"risk of|chance of|(worried|afraid|scared|nervous|fear|freaked out) (that|about|of|i will|i might|i could)|"
+    r"(would|'d|will|gonna|going to) (have|give (me|him|her|us)) a heart attack|y si|que pasa si|en caso de)\b"
+)
+
+
+def units(text: str) -> list[str]:
+    """The folded message cut into sentences and "but" clauses.
+
+    >>> units("I had chest pain last year but it was reflux. Now my feet burn")
+    ['i had chest pain last year', 'but it was reflux.', 'now my feet burn']
+    """
+    return [u.strip() for u in _UNIT_BREAK.split(fold(text)) if u.strip()]
+
+
+def is_current(unit: str) -> bool:
+    """Does this sentence describe something happening now (or too recent to be over)?
+
+    >>> is_current("i fainted twice today"), is_current("i fainted once at a blood draw in high school")
+    (True, False)
+    >>> is_current("will i pass out from the needles?"), is_current("my chest feels tight")
+    (False, True)
+    """
+    if NOW.search(unit):
+        return True
+    return not (_affirmed(PAST, unit) or IF.search(unit))
+
+
+_NEGATED = re.compile(r"\b(not|never|no|nunca)\s+(\w+\s+)?$")
+
+
+def _affirmed(pattern: re.Pattern, unit: str) -> bool:
+    """A match of `pattern` not negated just before it: "has not healed" is not "healed"."""
+    return any(not _NEGATED.search(unit[max(0, m.start() - 16):m.start()]) for m in pattern.finditer(unit))
+
+
+@lru_cache(maxsize=None)
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+def _sign_matches(sign, window: str) -> bool:
+    parts = (sign,) if isinstance(sign, str) else sign
+    return all(_compiled(p).search(window) for p in parts)
+
+
+def _found(category: Category, pieces: list[str], whole: str) -> bool:
+    if category.requires and not any(_compiled(p).search(whole) for p in category.requires):
+        return False
+    for sign in category.signs:
+        for i, unit in enumerate(pieces):
+            if _sign_matches(sign, unit) and is_current(unit):
+                return True
+            if not isinstance(sign, str) and i + 1 < len(pieces):
+                pair = f"{unit} {pieces[i + 1]}"
+                if _sign_matches(sign, pair) and not _sign_matches(sign, pieces[i + 1]) and (is_current(unit) and is_current(pieces[i + 1])):
+                    return True
+    return False
+
+
+def assess(text: str) -> Finding | None:
+    """The most severe red flag the message describes as happening now, or None."""
+    if not text or not text.strip():
+        return None
+    pieces = units(text)
+    whole = " ".join(pieces)
+    for level in LEVELS:
+        for category in CATEGORIES:
+            if category.level == level and _found(category, pieces, whole):
+                return Finding(category.name, category.level)
+    return None
 
 
 def level_of(text: str) -> str | None:
@@ -122,13 +184,5 @@ def level_of(text: str) -> str | None:
     >>> level_of("I have crushing chest pain"), level_of("Will the needles hurt?"), level_of("my toes are numb")
     ('emergency', None, None)
     """
-    normal = normalise(text)
-    for level, rules in _LEVELS:
-        if rules.match(normal):
-            return level
-    return None
-
-
-def triage(text: str, settings: Settings) -> Triage | None:
-    level = level_of(text)
-    return Triage(level, wording.safety_message(level, settings)) if level else None
+    found = assess(text)
+    return found.level if found else None

@@ -87,27 +87,71 @@ def privacy_note(settings: Settings) -> str:
             f"and deletes the counts after {settings.keep_days} days.")
 
 
-def safety_message(level: str, settings: Settings) -> str:
-    """The message shown first for a safety level (qa/safety.py decides the level). The clinic's contact link
-    is not part of it: `after_safety` adds it, escaped, once."""
+# Why a red flag needs help now, per category of qa/red_flags.py: the sentence after the level's first line.
+# {emergency} and {poison} are filled in from the clinic's settings.
+SAFETY_REASONS = {
+    "chest_pain": "Chest pain, pressure or tightness, above all with pain in the arm or jaw, sweating or breathlessness, "
+                  "can be a heart attack.",
+    "stroke": "Face drooping, arm or leg weakness, slurred speech or sudden loss of vision can be a stroke: every minute counts.",
+    "weakness_breathing": "Trouble breathing or swallowing, or weakness that came on suddenly or is spreading, needs care "
+                          "right away.",
+    "blood_sugar": "Very low or very high blood sugar with symptoms needs help now. If it is low and the person can swallow "
+                   "safely, give juice, regular soda or glucose tablets while you wait.",
+    "head_injury": "A blow to the head on a blood thinner, or with vomiting, a worsening headache, confusion or drowsiness, "
+                   "can mean bleeding inside the head, even if it seemed minor.",
+    "allergic_reaction": "Swelling of the lips, tongue or throat, or a tight throat, can be a severe allergic reaction "
+                         "(anaphylaxis). Use an adrenaline auto-injector (EpiPen) if there is one.",
+    "fainting": "Fainting, collapsing, not waking properly or a seizure needs to be checked right away.",
+    "poisoning": "Swallowed medicine or an overdose needs help now; {poison} can advise, but call {emergency} first if the "
+                 "person is very sleepy, hard to wake or breathing slowly.",
+    "bleeding": "Black, tarry stools, vomiting or coughing blood, or bleeding that will not stop can mean serious bleeding, "
+                "above all on a blood thinner.",
+    "sepsis": "A fever with confusion, drowsiness, a stiff neck or a rash that does not fade can be sepsis or meningitis.",
+    "spinal_cord": "Back pain with new numbness between the legs, or trouble passing urine or controlling the bowels, can mean "
+                   "pressure on the nerves at the base of the spine (cauda equina): go to an emergency department now.",
+    "foot_infection": "A foot wound that is red, hot, swollen, smelly or not healing, or a toe turning dark, needs prompt care, "
+                      "especially with diabetes or numb feet, when you may not feel it getting worse. Call your doctor, "
+                      "podiatrist or foot clinic today.",
+    "cold_limb": "A foot or leg that turns cold and pale, blue or white can mean its blood supply is blocked. If it happened "
+                 "suddenly, call {emergency} now.",
+    "blood_clot": "A swollen, warm, painful calf or leg can be a blood clot (DVT). If you are also short of breath or have "
+                  "chest pain, call {emergency} now.",
+    "chemo_fever": "A fever or chills during chemotherapy can be a serious infection: call your cancer team's 24-hour line "
+                   "now, as they have asked you to.",
+}
+# The first line of each level, in Spanish too: shown first when the message was written in Spanish.
+_SPANISH_FIRST_LINE = {
+    "emergency": "**Esto puede ser una emergencia médica. Llame al {emergency} ahora.** No espere ni maneje usted mismo.",
+    "urgent": "**Por favor, consulte hoy mismo a un médico o vaya a urgencias.** Si empeora rápido, llame al {emergency}.",
+    "crisis": "**Llame o envíe un mensaje de texto al {crisis} ahora** para hablar con alguien hoy (también en español).",
+}
+
+
+def safety_message(level: str, settings: Settings, *, category: str | None = None, language: str = "en") -> str:
+    """The message shown first for a red flag (qa/safety.py finds it): the level's first line, then why, for its
+    category when known, with the clinic's numbers; in Spanish first for a message written in Spanish. The
+    clinic's contact link is not part of it: `after_safety` adds it, escaped, once."""
+    numbers = {"emergency": settings.emergency_number, "poison": settings.poison_line, "crisis": settings.crisis_line}
+    reason = SAFETY_REASONS[category].format(**numbers) if category in SAFETY_REASONS else None
     if level == "emergency":
-        return (
-            f"**This may be a medical emergency. Call {settings.emergency_number} (or your local emergency "
-            "number) now.** Do not wait and do not drive yourself. Chest pain, stroke signs (face drooping, arm "
-            "weakness, slurred speech), sudden weakness or trouble breathing need care right away."
-        )
-    if level == "crisis":
-        return (
-            f"**You deserve support right now. Please call or text {settings.crisis_line}** "
-            f"({settings.crisis_line_name}) to talk with someone today. If you might act on these thoughts or "
-            f"are in danger, call {settings.emergency_number} now. Living with constant pain is hard, and "
-            "help is available."
-        )
-    if level == "urgent":
-        return (
-            "**Please get this checked today by a doctor, urgent care or podiatrist.** A foot wound that is infected or not "
-            "healing, or a foot or toe that turns cold, pale, blue or black, needs prompt medical care, especially with "
-            f"neuropathy or diabetes, when you may not feel it getting worse. If it is severe or spreading fast, call "
-            f"{settings.emergency_number}."
-        )
-    raise ValueError(f"Invalid safety level: {level}. Choose from 'emergency', 'urgent', 'crisis'.")
+        text = (f"**This may be a medical emergency. Call {settings.emergency_number} (or your local emergency "
+                "number) now.** Do not wait and do not drive yourself. " + (reason or
+                "Chest pain, stroke signs (face drooping, arm weakness, slurred speech), sudden weakness or trouble "
+                "breathing need care right away."))
+    elif level == "crisis":
+        text = (f"**You deserve support right now. Please call or text {settings.crisis_line}** "
+                f"({settings.crisis_line_name}) to talk with someone today. If you might act on these thoughts or "
+                f"are in danger, call {settings.emergency_number} now. Living with constant pain is hard, and "
+                "help is available.")
+    elif level == "urgent":
+        text = ("**Please get this checked today by a doctor, urgent care or podiatrist.** " + (reason or
+                "A foot wound that is infected or not healing, or a foot or toe that turns cold, pale, blue or black, "
+                "needs prompt medical care, especially with neuropathy or diabetes, when you may not feel it getting "
+                "worse."))
+        if settings.emergency_number not in text:
+            text += f" If it is severe or spreading fast, call {settings.emergency_number}."
+    else:
+        raise ValueError(f"Invalid safety level: {level}. Choose from 'emergency', 'urgent', 'crisis'.")
+    if language == "es":
+        text = _SPANISH_FIRST_LINE[level].format(**numbers) + "\n\n" + text
+    return text
