@@ -33,11 +33,12 @@ from typing import Callable
 
 import numpy as np
 
+from . import bank as banks_module
 from . import dense, lexical, store
 from .embedder import MODEL_PACKAGE, Embedder
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from .passages import Passage, Sentence, document_passages
-from .search_index import SearchIndex
+from .search_index import BankQuestion, SearchIndex
 from .settings import IndexSettings
 from .sources import LEAD_SECTION, Corpus, load_corpus
 
@@ -60,6 +61,8 @@ class BuildReport:
     backend: str | None = None  # what embedded this build's new texts (None: nothing to embed)
     embedded_texts: int = 0  # passages and sentences embedded by this build
     embed_seconds: float = 0.0
+    bank_questions: int = 0  # questions of the question bank (index/bank.py) kept with this build
+    embedded_banks: list[str] = field(default_factory=list)  # sources whose bank was (re-)embedded
 
 
 @dataclass
@@ -88,18 +91,25 @@ def backend_of(embedder: Embedder) -> str:
     return getattr(embedder, "backend", None) or type(embedder).__name__
 
 
-def _previous_chunks(out: Path, embedder: Embedder, settings: IndexSettings, log: Log) -> tuple[dict[str, str], dict[str, _Chunks]]:
-    """Per-source chunks and vectors of the current index, when it can be reused."""
+_PreviousBank = dict[str, tuple[str, dict[str, np.ndarray]]]  # source_id -> (bank file sha256, question -> vector)
+
+
+def _previous_chunks(out: Path, embedder: Embedder, settings: IndexSettings, log: Log) -> tuple[dict[str, str], dict[str, _Chunks], _PreviousBank]:
+    """Per-source chunks and vectors of the current index, and its bank's vectors, when they can be reused."""
     try:
         previous = SearchIndex.load(out, model=embedder.name)
     except IndexMissingError:
-        return {}, {}
+        return {}, {}, {}
     except (IndexCorruptError, IndexMismatchError) as exc:
         log(f"Not reusing the previous index ({exc.__class__.__name__}); embedding every source.")
-        return {}, {}
+        return {}, {}, {}
+    bank: _PreviousBank = {}
+    for sid, info in (previous.manifest.get("banks") or {}).items():
+        vectors = {q.question: previous.bank_vectors[i] for i, q in enumerate(previous.bank) if q.source_id == sid}
+        bank[sid] = (info.get("sha256", ""), vectors)
     if previous.settings != settings:
         log("Settings changed since the last build; embedding every source.")
-        return {}, {}
+        return {}, {}, bank
     hashes = {sid: info["sha256"] for sid, info in previous.manifest["sources"].items()}
     chunks: dict[str, _Chunks] = {}
     rows: dict[str, list[int]] = {}
@@ -120,7 +130,7 @@ def _previous_chunks(out: Path, embedder: Embedder, settings: IndexSettings, log
         if settings.sentence_vectors:
             base = first_sentence.get(sid, 0)
             entry.sentence_vectors = previous.sentence_vectors[base : base + len(entry.sentences)]
-    return hashes, chunks
+    return hashes, chunks, bank
 
 
 def _with_sentence_ids(passage: Passage, ids: tuple[int, ...]) -> Passage:
@@ -165,7 +175,22 @@ def stale_reasons(corpus: Corpus, out: Path, *, model: str, settings: IndexSetti
     reasons += [f"source added: {sid}" for sid in sorted(now.keys() - built.keys())]
     reasons += [f"source removed: {sid}" for sid in sorted(built.keys() - now.keys())]
     reasons += [f"source changed: {sid}" for sid in sorted(now.keys() & built.keys()) if now[sid] != built[sid]]
+    banks_built = {sid: info.get("sha256") for sid, info in (manifest.get("banks") or {}).items()}
+    banks_now = bank_hashes(corpus)
+    reasons += [f"question bank added: {sid}" for sid in sorted(banks_now.keys() - banks_built.keys())]
+    reasons += [f"question bank removed: {sid}" for sid in sorted(banks_built.keys() - banks_now.keys())]
+    reasons += [f"question bank changed: {sid}" for sid in sorted(banks_now.keys() & banks_built.keys()) if banks_now[sid] != banks_built[sid]]
     return reasons
+
+
+def bank_hashes(corpus: Corpus) -> dict[str, str]:
+    """sha256 of each article's bank file (index/bank.py), by source id: what decides whether a bank changed."""
+    hashes = {}
+    for doc in corpus.documents:
+        path = banks_module.bank_path(doc)
+        if path is not None and path.is_file():
+            hashes[doc.source_id] = store.file_sha256(path)
+    return hashes
 
 
 def build_index(
@@ -185,8 +210,9 @@ def build_index(
     corpus = corpus if corpus is not None else load_corpus(sources)
     for skipped in corpus.skipped:
         log(f"Skipped {skipped.path}: {skipped.reason}")
+    bank_files = banks_module.load_bank(sources, corpus)  # BankError before anything is built
     with store.build_lock(out, wait_seconds=lock_wait_seconds):
-        old_hashes, old_chunks = _previous_chunks(out, embedder, settings, log)
+        old_hashes, old_chunks, old_bank = _previous_chunks(out, embedder, settings, log)
         report = BuildReport(out, 0, len(corpus.documents), skipped=list(corpus.skipped))
         report.removed_sources = sorted(old_hashes.keys() - {d.source_id for d in corpus.documents})
         per_source: list[_Chunks] = []
@@ -202,11 +228,14 @@ def build_index(
                 to_embed.append(chunks)
                 report.embedded_sources.append(doc.source_id)
         _embed(to_embed, embedder, settings, log, progress, report)
+        bank_vectors = _embed_bank(bank_files, old_bank, embedder, log, report)
         index = _assemble(per_source, embedder, settings, store.new_build_dir(out))
+        index.bank, index.bank_vectors = _bank_questions(bank_files, index.passages), bank_vectors
+        report.bank_questions = len(index.bank)
         report.passages, report.dense_kind = len(index.passages), dense.kind_of(index.dense)
         index.write()
         backends = {doc.source_id: chunks.embedded_with for doc, chunks in zip(corpus.documents, per_source)}
-        index.manifest = _manifest(index, corpus, embedder, settings, sources, backends)
+        index.manifest = _manifest(index, corpus, embedder, settings, sources, backends, bank_files)
         store.write_json_atomic(index.path / store.MANIFEST, index.manifest)
         report.path = store.publish(out, index.path)
     report.seconds = time.monotonic() - started
@@ -242,6 +271,40 @@ def _embed(to_embed: list[_Chunks], embedder: Embedder, settings: IndexSettings,
             s_at += len(chunks.sentences)
 
 
+def _embed_bank(bank_files, old_bank: _PreviousBank, embedder: Embedder, log: Log, report: BuildReport) -> np.ndarray:
+    """One vector per bank question, in file order: reused for a bank file that did not change, embedded otherwise
+    (the question as typed: it is matched to visitors' questions, question to question)."""
+    rows: list[np.ndarray | None] = []
+    to_embed: list[tuple[int, str]] = []
+    for bank in bank_files:
+        sha, known = old_bank.get(bank.source_id, ("", {}))
+        reuse = sha == bank.sha256
+        if not reuse:
+            report.embedded_banks.append(bank.source_id)
+        for entry in bank.entries:
+            vector = known.get(entry.question) if reuse else None
+            if vector is None:
+                to_embed.append((len(rows), entry.question))
+            rows.append(vector)
+    if to_embed:
+        log(f"Embedding {len(to_embed)} question bank entries ({', '.join(report.embedded_banks) or 'changed'})...")
+        vectors = embedder.embed([text for _, text in to_embed])
+        for (row, _), vector in zip(to_embed, vectors):
+            rows[row] = vector
+    if not rows:
+        return np.zeros((0, embedder.dimension), np.float32)
+    return np.vstack(rows).astype(np.float32)
+
+
+def _bank_questions(bank_files, passages: list[Passage]) -> list[BankQuestion]:
+    by_source: dict[str, list[tuple[int, Passage]]] = {}
+    for row, passage in enumerate(passages):
+        by_source.setdefault(passage.source_id, []).append((row, passage))
+    return [BankQuestion(entry.source_id, entry.question, entry.quotes, entry.section,
+                         tuple(banks_module.holding_passages(entry, by_source.get(entry.source_id, []))))
+            for bank in bank_files for entry in bank.entries]
+
+
 def _assemble(per_source: list[_Chunks], embedder: Embedder, settings: IndexSettings, build_dir: Path) -> SearchIndex:
     passages: list[Passage] = []
     sentences: list[Sentence] = []
@@ -262,7 +325,7 @@ def _assemble(per_source: list[_Chunks], embedder: Embedder, settings: IndexSett
 
 
 def _manifest(index: SearchIndex, corpus: Corpus, embedder: Embedder, settings: IndexSettings, sources,
-              backends: dict[str, str]) -> dict:
+              backends: dict[str, str], bank_files=()) -> dict:
     counts: dict[str, int] = {}
     for passage in index.passages:
         counts[passage.source_id] = counts.get(passage.source_id, 0) + 1
@@ -282,6 +345,8 @@ def _manifest(index: SearchIndex, corpus: Corpus, embedder: Embedder, settings: 
                             "embedded_with": backends[doc.source_id]}
             for doc in corpus.documents
         },
+        "banks": {bank.source_id: {"sha256": bank.sha256, "path": bank.path, "questions": len(bank.entries)} for bank in bank_files},
+        "bank_questions": len(index.bank),
         "skipped": [{"path": s.path, "reason": s.reason} for s in corpus.skipped],
         "sources_path": str(sources),
         "libraries": _library_versions(),
@@ -320,6 +385,9 @@ def describe(report: BuildReport) -> str:
     if report.backend and report.embed_seconds > 0:
         parts.append(f"Embedding: {report.embedded_texts} texts on {report.backend} in {report.embed_seconds:.1f} s "
                      f"({report.embedded_texts / report.embed_seconds:.0f} texts/s).")
+    if report.bank_questions:
+        parts.append(f"Question bank: {report.bank_questions} questions"
+                     + (f" (embedded: {', '.join(report.embedded_banks)})." if report.embedded_banks else ", reused."))
     if report.removed_sources:
         parts.append(f"Removed: {', '.join(report.removed_sources)}.")
     if report.skipped:

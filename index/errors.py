@@ -33,3 +33,7 @@ class IndexMismatchError(SearchIndexError):
 
 class BuildLockedError(SearchIndexError):
     """Another process is building the same index right now."""
+
+
+class BankError(SourcesError):
+    """A question bank (`<source_id>.questions.yaml`) is malformed or quotes what its article does not say."""

@@ -28,6 +28,19 @@ SENTENCES_FILE = "sentences.jsonl"
 DENSE_FILE = "dense.faiss"
 SENTENCE_VECTORS_FILE = "sentence_vectors.npy"
 BM25_DIR = "bm25"
+BANK_FILE = "bank.jsonl"
+BANK_VECTORS_FILE = "bank_vectors.npy"
+
+
+@dataclass(frozen=True)
+class BankQuestion:
+    """A question of the bank (index/bank.py) as the index keeps it: `passages` are the rows that hold its answer."""
+
+    source_id: str
+    question: str
+    quotes: tuple[str, ...]
+    section: str
+    passages: tuple[int, ...]
 
 
 @dataclass
@@ -39,6 +52,8 @@ class SearchIndex:
     sentence_vectors: np.ndarray
     dense: faiss.Index
     bm25: object
+    bank: list[BankQuestion] = dataclasses.field(default_factory=list)
+    bank_vectors: np.ndarray | None = None  # one unit vector per bank question, in `bank` order
 
     @property
     def settings(self) -> IndexSettings:
@@ -86,6 +101,7 @@ class SearchIndex:
             sentence_vectors = _map_vectors(build_dir / SENTENCE_VECTORS_FILE)
             faiss_index = dense.read(str(build_dir / DENSE_FILE))
             bm25 = lexical.read(build_dir / BM25_DIR)
+            bank, bank_vectors = _read_bank(build_dir, manifest)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise IndexCorruptError(f"The index in {build_dir} cannot be read ({exc}). Rebuild it: {rebuild}") from exc
         if faiss_index.ntotal != len(passages) or len(passages) != manifest.get("passages"):
@@ -93,7 +109,9 @@ class SearchIndex:
                 f"The index in {build_dir} is inconsistent ({faiss_index.ntotal} vectors, {len(passages)} passages, "
                 f"manifest says {manifest.get('passages')}). Rebuild it: {rebuild}"
             )
-        return cls(build_dir, manifest, passages, sentences, sentence_vectors, faiss_index, bm25)
+        if len(bank) != len(bank_vectors) or any(row >= len(passages) for q in bank for row in q.passages):
+            raise IndexCorruptError(f"The question bank of the index in {build_dir} is inconsistent. Rebuild it: {rebuild}")
+        return cls(build_dir, manifest, passages, sentences, sentence_vectors, faiss_index, bm25, bank, bank_vectors)
 
     def write(self) -> None:
         """Write all files but the manifest into `self.path` (a fresh build directory)."""
@@ -103,6 +121,24 @@ class SearchIndex:
         dense.write(self.dense, str(self.path / DENSE_FILE))
         (self.path / BM25_DIR).mkdir()
         lexical.write(self.bm25, self.path / BM25_DIR)
+        if self.bank:
+            _write_jsonl(self.path / BANK_FILE, (_bank_record(q) for q in self.bank))
+            np.save(self.path / BANK_VECTORS_FILE, np.asarray(self.bank_vectors, dtype=np.float32), allow_pickle=False)
+
+
+def _bank_record(question: BankQuestion) -> dict:
+    record = dataclasses.asdict(question)
+    record["quotes"], record["passages"] = list(question.quotes), list(question.passages)
+    return record
+
+
+def _read_bank(build_dir: Path, manifest: dict) -> tuple[list[BankQuestion], np.ndarray]:
+    """The bank an index was built with; none for an index built without one (or before banks existed)."""
+    if not (build_dir / BANK_FILE).exists():
+        return [], np.zeros((0, (manifest.get("model") or {}).get("dimension", 0)), dtype=np.float32)
+    bank = [BankQuestion(r["source_id"], r["question"], tuple(r["quotes"]), r["section"], tuple(r["passages"]))
+            for r in _read_jsonl(build_dir / BANK_FILE)]
+    return bank, np.load(build_dir / BANK_VECTORS_FILE, allow_pickle=False)
 
 
 def _map_vectors(path: Path) -> np.ndarray:

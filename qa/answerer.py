@@ -185,6 +185,10 @@ class Answerer:
         )
         return _Engine(index, HybridRetriever(index, self.params, self.reranker), queries, AnswerCache(self.cache_size))
 
+    def prepare(self, question: str, history: list[dict] | None = None) -> PreparedQuestion:
+        """What the pipeline makes of a question before it searches (qa/query.py), on the current index."""
+        return self._engine.queries.prepare(question if isinstance(question, str) else "", history)
+
     def ask(self, question: str, history: list[dict] | None = None) -> dict:
         """The contract's answer object for one question."""
         return self.answer(question, history).answer

@@ -18,7 +18,7 @@ import yaml
 
 from index import lexical
 
-from . import language, smalltalk
+from . import asking, language, smalltalk
 from .glossary import Glossary, whole_words_pattern
 from .history import user_turns
 from .spelling import SpellFixer
@@ -64,7 +64,9 @@ class PreparedQuestion:
     language: str = "en"
     corrections: dict[str, str] = field(default_factory=dict)
     expansions: list[str] = field(default_factory=list)
-    context: str | None = None     # the earlier message a follow-up leans on
+    context: str | None = None     # what a vague question leans on: the earlier message of a follow-up, or the
+                                   # backstory before the asking sentences of a long message (qa/asking.py)
+    asking: str = ""               # the sentences that ask (the whole message unless it is long)
     retrieval_text: str = ""       # the question as searched lexically: corrected, with glossary terms
     context_text: str = ""         # the follow-up context as searched lexically
     embedding_text: str = ""       # the question as embedded: corrected; its glossary terms are added as vectors
@@ -143,15 +145,20 @@ class QueryBuilder:
         prepared.unsupported_requests = self._unused_kinds(self.requests, corrected)
         prepared.uncovered_topics = self._unused_kinds(self.topics, corrected)
         prepared.specific_terms = [t for t in prepared.key_terms if lexical.stem(t) not in self.common_stems]
-        if self._is_follow_up(corrected, prepared.specific_terms, history):
+        question, backstory = asking.split(corrected)
+        prepared.asking = question
+        own_terms = self._specific(question) if backstory else prepared.specific_terms
+        if self._is_follow_up(question, own_terms, history):
             prepared.context = self._context(history)
-        prepared.expansions = self.glossary.expansions(corrected)
-        prepared.retrieval_text = _with_terms(corrected, prepared.expansions)
-        prepared.embedding_text = corrected
-        prepared.rerank_text = self._with_unknown_terms(corrected)
+        elif backstory and self._leans_on(question, own_terms):
+            prepared.context = backstory
+        prepared.expansions = self.glossary.expansions(question)
+        prepared.retrieval_text = _with_terms(question, prepared.expansions)
+        prepared.embedding_text = question
+        prepared.rerank_text = self._with_unknown_terms(question)
         if prepared.context:
             prepared.rerank_text = f"{self._with_unknown_terms(prepared.context)} {prepared.rerank_text}"
-            prepared.context_weight = CONTEXT_WEIGHT_BY_SPECIFIC_TERMS.get(len(prepared.specific_terms), 0.35)
+            prepared.context_weight = CONTEXT_WEIGHT_BY_SPECIFIC_TERMS.get(len(own_terms), 0.35)
             prepared.context_expansions = self.glossary.expansions(prepared.context)
             prepared.context_text = _with_terms(prepared.context, prepared.context_expansions)
             prepared.context_embedding_text = prepared.context
@@ -178,11 +185,21 @@ class QueryBuilder:
             return phrase in self.corpus_words  # one word: a set lookup, not a scan of the corpus
         return re.search(r"\b" + re.escape(phrase) + r"\b", self._corpus_text) is not None
 
-    def _is_follow_up(self, text: str, key_terms: list[str], history: list[dict] | None) -> bool:
-        if not user_turns(history):
+    def _specific(self, text: str) -> list[str]:
+        return [t for t in self.key_terms(text) if lexical.stem(t) not in self.common_stems]
+
+    def _is_follow_up(self, text: str, specific_terms: list[str], history: list[dict] | None) -> bool:
+        return bool(user_turns(history)) and self._leans_on(text, specific_terms)
+
+    def _leans_on(self, text: str, specific_terms: list[str]) -> bool:
+        """Is a question too vague to stand on its own? Not when it names a topic of its own that the articles or the
+        glossary know ("is it ok if I'm on warfarin" after a question about sessions is a new question)."""
+        known_topics = [t for t in specific_terms if self.is_known(t)]
+        if known_topics and not (set(re.findall(r"[a-z]+", text.lower())) & ANAPHORA and len(specific_terms) == 1
+                                 and not self.glossary.expansions(text)):
             return False
         words = set(re.findall(r"[a-z]+", text.lower()))
-        return len(key_terms) <= 1 or (bool(words & ANAPHORA) and len(key_terms) <= 2)
+        return len(specific_terms) <= 1 or (bool(words & ANAPHORA) and len(specific_terms) <= 2)
 
     def _context(self, history: list[dict] | None) -> str:
         """The latest user message, plus the one before when the latest is itself vague."""

@@ -34,6 +34,8 @@ class Category:
     sources: tuple[str, ...]    # the published guidance it follows
     signs: tuple[Sign, ...]
     requires: tuple[str, ...] = ()
+    # A worry, a plan or "just in case" is itself the warning sign for a crisis; for the others, "what if" is a question.
+    hypothetical_counts: bool = False
 
 
 # Words shared by several categories.
@@ -53,7 +55,8 @@ _FEVER = (r"\b(fever\w*|feverish|febrile|temp(erature)? (of|is|was|at)? ?(3[89]|
           r"发烧|发热|高烧)\b")
 _CONFUSED = (r"\b(confus\w*|disoriented|not making sense|making no sense|talking nonsense|delirious|drowsy|very sleepy|"
              r"really sleepy|so sleepy|hard to wake|will not wake|cannot wake|not waking|lethargic|out of it|dazed|"
-             r"stiff neck|neck is stiff|mottled|rash that (does not|will not) fade|confundid\w*|desorientad\w*|somnolient\w*|"
+             r"stiff neck|neck is stiff|mottled|rash that (does not|will not) fade|(spots|rash) that (do not|does not|will not) (go away|fade)|purple spots|manchas moradas|"
+             r"no se quitan al apretar|confundid\w*|desorientad\w*|somnolient\w*|"
              r"no despierta|cuello (rigido|tieso)|lo mo|me man|lu lan|co cung|神志不清|意识模糊|昏睡)\b")
 _NOW_WORSE = r"\b(getting worse|worse and worse|worsening|spreading|moving up|climbing|creeping up|cada vez peor|empeorando)\b"
 
@@ -63,6 +66,7 @@ CATEGORIES: tuple[Category, ...] = (
         "suicidal thoughts, plans or preparations, self-harm, including indirect phrasings",
         ("988 Suicide & Crisis Lifeline: warning signs", "NHS: help for suicidal thoughts",
          "NICE NG225: self-harm"),
+        hypothetical_counts=True,
         signs=(
             r"\bsuicid", r"\bkill(ing)? (my ?self|him ?self|her ?self)\b", r"\b(want|wants|going|gonna) to kill me\b",
             r"\bend(ing)? (my|his|her) (own )?life\b", r"\b(end|ending) it( all)?\b", r"\bend my suffering\b",
@@ -83,17 +87,19 @@ CATEGORIES: tuple[Category, ...] = (
             r"\b(wrote|written|writing|left) (goodbye |farewell )?(letters?|notes?) (to|for) (my|the|his|her) (kids|children|family|wife|husband|son|daughter)",
             r"\b(will not|wont|am not going to|not gonna) be (around|here) (much )?(longer|anymore|for long)\b",
             r"\b(giving|gave|give) away (my|all my) (things|stuff|belongings)\b",
-            r"\b(everyone|everybody|my family|they|my kids) (would be|is|are|will be) better off\b",
+            r"\b(everyone|everybody|my family|they|my kids) (would be|is|are|will be) better off\b", r"\bkms\b",
             # Spanish
             r"\b(quitarme|quitarse|quitar) la vida\b", r"\bmatarme\b|\bmatarse\b", r"\bno quiero (vivir|seguir viviendo|seguir aqui|despertar)\b",
             r"\b(quiero|quisiera|queria) (morir|morirme|desaparecer)\b", r"\b(hacerme|hacerse) dano\b", r"\b(cortarme|me corto)\b",
             r"\bestarian mejor sin mi\b", r"\bno (tiene|le veo) sentido (vivir|seguir)\b", r"\bacabar con (todo|mi vida)\b",
             r"\bya no (aguanto|puedo) mas\b.{0,40}\b(vivir|morir|vida)\b",
+            r"\b(juntando|guardando|ahorrando|acumulando) (mis |sus |las )?(pastillas|medicinas|pildoras)\b",
             # French, Portuguese, German, Italian
-            r"\b(me tuer|en finir|ne veux plus vivre|envie de mourir)\b", r"\b(me matar|nao quero mais viver|acabar com (tudo|a minha vida)|quero morrer)\b",
+            r"\b(me tuer|en finir|ne veux plus vivre|envie de mourir|serait mieux sans moi|seraient mieux sans moi)\b", r"\b(me matar|nao quero mais viver|acabar com (tudo|a minha vida)|quero morrer)\b",
             r"\b(selbstmord|umbringen|nicht mehr leben|sterben will)\b", r"\b(uccidermi|farla finita|non voglio piu vivere|voglio morire)\b",
             # Chinese, Vietnamese (folded), Russian, Tagalog
-            r"自杀|自殺|不想活|想死|结束生命|结束自己|轻生", r"\b(tu tu|muon chet|khong muon song)\b",
+            r"自杀|自殺|不想活|想死|结束生命|结束自己|轻生|活着没意思|没有我会更好|没有我更好",
+            r"\b(tu tu|muon chet|khong muon song|tot hon neu khong co toi)\b",
             r"суицид|покончить с собой|не хочу жить|убить себя", r"\b(magpakamatay|ayoko nang mabuhay)\b",
         ),
     ),
@@ -102,7 +108,7 @@ CATEGORIES: tuple[Category, ...] = (
         "chest pain, pressure or tightness now, especially with arm or jaw pain, sweating or breathlessness",
         ("NHS: heart attack symptoms (call 999)", "American Heart Association: warning signs of a heart attack"),
         signs=(
-            (r"\bchest\b", r"\b(pain\w*|pressure|tight\w*|crush\w*|squeez\w*|heav\w*|hurts?|hurting|ache|aching|elephant|burning|"
+            (r"\b(chest|chset|chets|cheast|chestt|chst)\b", r"\b(pain\w*|pressure|tight\w*|crush\w*|squeez\w*|heav\w*|hurts?|hurting|ache|aching|elephant|burning|"
                            r"sitting on|weight on|discomfort|stabbing|sharp)"),
             r"\b(having|is having|think .{0,15}(having|had)) a heart attack\b", r"\bcardiac arrest\b",
             (r"\b(jaw|left arm|arm|shoulder|back)\b.{0,20}\b(pain|hurts|aches?|heavy|numb|weird|tingl\w*)", r"\b(sweat\w*|short of breath|shortness of breath|breathless|nause\w*|clammy)\b"),
@@ -110,7 +116,7 @@ CATEGORIES: tuple[Category, ...] = (
             r"\bme duele (mucho )?el pecho\b", r"\bataque (al corazon|cardiaco)\b",
             r"\b(douleur|mal|serrement|oppression)\b.{0,15}\b(poitrine|thorax)\b", r"\b(dor|aperto|pressao)\b.{0,10}\bno peito\b",
             r"\b(brustschmerz\w*|schmerz\w* in der brust|druck auf der brust|engegefuhl)\b", r"\b(dolore|peso|oppressione) al petto\b",
-            r"胸痛|胸口(痛|疼|闷)|胸闷|心脏病发作|心口痛", r"\b(dau nguc|tuc nguc|nguc dau|dau that nguc)\b",
+            r"胸痛|胸口.{0,2}(痛|疼|闷)|胸闷|心脏病发作|心口.{0,2}痛", r"\b(dau nguc|tuc nguc|nguc dau|dau that nguc)\b",
             r"боль в груди|болит (в )?груд|давит (в )?груд", r"\b(masakit ang dibdib|sakit sa dibdib)\b",
         ),
     ),
@@ -133,13 +139,19 @@ CATEGORIES: tuple[Category, ...] = (
             r"\b(worst headache (of|in) (my|his|her) life|thunderclap)\b",
             r"\b(having|is having|think .{0,15}(having|had) a|might be having a|signs of a) stroke\b",
             r"\bboca (chueca|torcida|caida|de lado)\b", r"\bcara (caida|torcida|chueca|de lado)\b",
+            r"\b(se le cayo|caido|caida) (un lado de )?la cara\b|\bun lado de la cara\b", r"\bno (puede|puedo) hablar( bien)?\b",
+            r"\bel peor dolor de cabeza de (mi|su) vida\b",
             r"\bno (puede|puedo) (mover|levantar|sentir) (el|su|mi) (brazo|pierna|lado)\b",
             r"\b(habla|hablando|hablar)\b.{0,20}\b(raro|arrastrad\w*|enredad\w*|trabad\w*|no se le entiende|chistoso)",
             (r"\bde (repente|pronto)\b", r"\b(debil\w*|no (puede|puedo) (mover|hablar|ver|caminar)|se le durmio|entumi\w*|confundid\w*)"),
             r"\b(le (esta )?dando|tiene|creo que es) un (derrame|embolia|ataque cerebral)\b",
-            r"\b(avc|visage (tombe|paralyse|de travers)|bouche de travers)\b", r"\b(boca torta|rosto caido|derrame cerebral agora)\b",
+            r"\b(avc|visage (tombe|paralyse|de travers)|bouche de travers|du mal a parler|ne repond plus)\b",
+            (r"\b(d'un coup|soudain\w*|tout a coup)\b", r"\b(bras|jambe|parler|faible\w*|paralys\w*)\b"),
+            r"\b(boca torta|rosto caido|derrame cerebral agora)\b",
+            (r"\bde repente\b", r"\b(fracos?|fracas?|nao consegue|dormente)\b"),
             r"\b(schlaganfall|gesicht hangt)\b", r"\b(ictus|bocca storta|viso cadente)\b",
-            r"中风|中風|脑卒中|嘴歪|脸歪|口眼歪斜|说话不清|半身不遂", r"\b(dot quy|tai bien|meo mieng|liet nua nguoi|noi ngong)\b",
+            r"中风|中風|脑卒中|嘴歪|脸歪|口眼歪斜|说话不清|半身不遂", (r"突然", r"没力气|无力|麻|说不出话|看不见"),
+            r"\b(dot quy|tai bien|meo mieng|liet nua nguoi|noi ngong)\b", (r"\b(tu nhien|dot nhien)\b", r"\b(yeu|te|liet|meo|khong noi duoc)\b"),
             r"инсульт|перекосило", r"\b(na-stroke|nastroke|stroke ngayon)\b",
         ),
     ),
@@ -156,9 +168,11 @@ CATEGORIES: tuple[Category, ...] = (
             r"\blips?\b.{0,25}\b(blue|grey|gray)",
             (r"\b(weak|weakness|weaker)\b", r"\b(spreading|moving up|now (my|his|her) (arms|hands|legs)|arms (are )?weak|getting weaker|"
                                             r"cannot (walk|stand|get up|climb)|legs (gave|give) out|within (hours|days)|fast|quickly|rapid\w*)\b"),
+            (r"\b(tingl\w*|numb\w*|weak\w*)\b", r"\b(now (it is |its )?(up to|in|at|into) (my|his|her) (hips|knees|thighs|waist|arms|hands|chest)|spread\w* (up|to)|moving up|going up (my|his|her))\b",
+             r"\b((barely|cannot|hard to) (walk|climb|stand|get up|lift|hold)|weak\w*)\b"),
             r"\bno (puede|puedo) (respirar|tragar)\b", r"\b(le|me) cuesta (respirar|tragar)\b", r"\bfalta de aire\b",
             r"\b(dificultad|problemas) (para|al) (respirar|tragar)\b", r"\b(se (esta )?ahoga\w*|ahogando)\b",
-            (r"\bdebil\w*\b", r"\b(cada vez peor|subiendo|avanza\w*|ya no (puede|puedo) (caminar|pararse)|rapido)\b"),
+            (r"\bdebil\w*\b", r"\b(cada vez peor|subiendo|avanza\w*|ya no (puede|puedo) (caminar|pararse)|rapido|ahora tambien|desde ayer)\b"),
             r"\b(essoufle|ne peut pas respirer|falta de ar|nao consegue respirar|atemnot|keine luft|non riesce a respirare)\b",
             r"呼吸困难|喘不过气|吞咽困难", r"\b(kho tho|khong tho duoc)\b", r"не может дышать|задыха",
         ),
@@ -168,7 +182,8 @@ CATEGORIES: tuple[Category, ...] = (
         "signs of a blood clot in the leg: one calf or leg swollen, hot, red or painful",
         ("NHS: DVT (deep vein thrombosis) symptoms", "NICE NG158: venous thromboembolic diseases"),
         signs=(
-            (r"\b(calf|calves|leg|thigh|pantorrilla|pierna|chamorro)\b", r"\b(swollen|swelling|swelled|puffy|hinchad\w*|inflamad\w*)\b",
+            (r"\b(calf|calves|leg|thigh|pantorrilla|pierna|chamorro)\b",
+             r"\b(swol\w*|swell\w*|puffy|bigger than the other|larger than the other|hinch\w*|inflamad\w*)\b",
              r"\b(hot|warm|red|redness|painful|tender|hurts?|sore|hard|caliente|roja|rojo|duele|dolor)\b"),
             r"\b(i|he|she|my \w+) (think|thinks|might|may|could) (have|has|be having|be) a (blood )?clot\b",
             r"\b(could|might) (this|it) be a (blood )?clot\b", r"\b(creo que|puede ser) (es )?un coagulo\b",
@@ -181,9 +196,9 @@ CATEGORIES: tuple[Category, ...] = (
         signs=(
             (r"\b(blood sugar|sugars?|glucose|bg|bs|meter|reading|cgm|dexcom|libre|azucar|glucosa|glucometro)\b", r"\b(low|dropping|crash\w*|baja|bajo|bajita)\b",
              r"\b(shak\w*|sweat\w*|confus\w*|dizzy|trembl\w*|cannot think|pass(ing)? out|faint\w*|tembl\w*|sud\w*|mare\w*|confund\w*)\b"),
-            r"\b(blood sugar|sugars?|glucose|bg|bs|meter|reading|numbers?|azucar|glucosa|glucometro)\b.{0,25}\b([1-4]\d|5[0-4]|[12](\.\d)? ?mmol)\b(?! ?(years?|yrs?|units?|mg(?!/dl)|minutes?|mins?|%))",
+            r"\b(blood sugar|sugars?|glucose|bg|bs|meter|reading|numbers?|azucar|glucosa|glucometro)\b.{0,25}?\b([1-4]\d|5[0-4]|[123](\.\d)? ?mmol)\b(?! ?(years?|yrs?|units?|mg(?!/dl)|minutes?|mins?|%))",
             r"\b([1-4]\d|5[0-4]) on (my|the|his|her) (meter|monitor|cgm)\b",
-            r"\b(blood sugar|sugars?|glucose|bg|bs|meter|reading|numbers?|azucar|glucosa)\b.{0,25}\b([4-9]\d\d|hi|high)\b.{0,60}\b(vomit\w*|throwing up|threw up|breathing (really |very )?(fast|hard|deep)|fruity|cannot keep|drowsy|confus\w*|vomit\w*)",
+            r"\b(blood sugar|sugars?|glucose|bg|bs|meter|reading|numbers?|azucar|glucosa|glucometro)\b.{0,25}\b([4-9]\d\d|hi|high)\b.{0,60}\b(vomit\w*|throwing up|threw up|breathing (really |very )?(fast|hard|deep)|fruity|cannot keep|drowsy|confus\w*|vomit\w*|respira\w* (muy )?rapido|mucha sed)",
             r"\b(vomit\w*|throwing up|threw up)\b.{0,80}\b(blood sugar|sugars?|glucose|reading)\b.{0,25}\b[4-9]\d\d\b",
             r"\b(dka|ketoacidosis|ketones (are )?(high|large))\b",
             r"\b(having|in) a (bad |severe )?hypo\b",
@@ -194,7 +209,7 @@ CATEGORIES: tuple[Category, ...] = (
         "a blow to the head on a blood thinner, or with vomiting, a worsening headache, confusion or drowsiness",
         ("NICE NG232: head injury (anticoagulants are a reason for a CT scan)", "NHS: head injury and concussion, go to A&E"),
         signs=(
-            r"\b(hit|hits|bumped|banged|smacked|struck|knocked|whacked|cracked) (my|his|her|their) head\b",
+            r"\b(hit|hits|bumped|banged|smacked|struck|knocked|whacked|cracked) (the (back|side|front|top) of )?(my|his|her|their) head\b",
             r"\bhead (injury|trauma|wound)\b", r"\bblow to the head\b", r"\bconcussion\b",
             r"\b(fell|fall|tripped|slipped) .{0,40}\b(head|cabeza)\b",
             r"\b(se )?(golpe[oe]|pego|pegue|dio un golpe|se dio)\b.{0,20}\b(en )?la cabeza\b", r"\bgolpe en la cabeza\b",
@@ -211,7 +226,8 @@ CATEGORIES: tuple[Category, ...] = (
             r"\b(swell\w*|swollen|puff\w*)\b.{0,30}\b(throat|tongue|lips?|face)\b",
             r"\banaphyla\w*", r"\b(having|is having|think .{0,12}(having|an?)) (an? )?(severe |bad )?allergic reaction\b",
             (r"\b(hives|welts|rash)\b", r"\b(breath\w*|throat|swallow\w*|wheez\w*)\b"),
-            r"\b(labios|lengua|garganta|cara)\b.{0,25}\b(hinch\w*|inflam\w*|cerrando|cierra|apretad\w*)",
+            r"\b(labios|lengua|garganta|cara)\b.{0,25}\b(hinch\w*|inflam\w*|cerrando|cierra|cerrad\w*|apretad\w*)",
+            r"\b(hinch\w*|inflam\w*)\b.{0,25}\b(labios|lengua|garganta)\b", (r"\bronchas\b", r"\b(respirar|garganta|tragar)\b"),
             r"\breaccion alergica\b",
         ),
     ),
@@ -233,8 +249,8 @@ CATEGORIES: tuple[Category, ...] = (
         ("Poison Control (US 1-800-222-1222) / NHS 111: poisoning", "NHS: overdose, call 999"),
         signs=(
             (_CHILD, r"\b(swallowed|ate|eaten|got into|took|drank|chewed|has taken|put .{0,10} in (his|her) mouth|se (tomo|comio|trago)|tomo|comio)\b", _PILLS),
-            r"\b(took|taken|swallowed|had|tomé|tome) (like |about |around )?([5-9]|[1-9]\d|too many|a bunch of|a handful of|all (of )?(my|the|his|her)|"
-            r"a whole (bottle|pack)|double|triple|extra|muchas|todas) .{0,15}" + _PILLS,
+            r"\b(took|taken|swallowed|had|tome|tomo) (like |about |around |a |an )?([5-9]|[1-9]\d|too many|a bunch of|a handful of|all (of )?(my|the|his|her)|"
+            r"(a )?whole (bottle|pack|week|day|month)|double|triple|extra|muchas|todas|demasiad\w*) .{0,30}" + _PILLS,
             r"\b(overdos\w*|od'?d)\b", r"\bsobredosis\b",
             r"\b(took|taken|swallowed) ([5-9]|[1-9]\d) (of (my|his|her) )?\w+s\b",
         ),
@@ -246,6 +262,12 @@ CATEGORIES: tuple[Category, ...] = (
         signs=(
             r"\b(black|tarry|tar-like|bloody|maroon)\b.{0,15}\b(stools?|poop|poo|bowel movements?|bm)\b",
             r"\bblood in (my |his |her |the )?(stool|stools|poop|poo|vomit)\b",
+            r"\b(stools?|poop|poo|bowel movements?|bm)\b.{0,20}\b(black|tarry|bloody|like tar)\b", r"\bcoffee grounds\b",
+            r"\b(vomited|coughed|threw up|throwing up|spat|spit) (up )?blood\b",
+            r"\b(bleed\w*|nosebleed|nose bleed)\b.{0,40}\b(will not|does not|would not|cannot|has not|wont) stop\b",
+            r"\b(bleed\w*|nosebleed|nose bleed)\b.{0,20}\b(for )?(over |more than )?(\d+|an?|one|two) (minutes|mins|hours?)\b",
+            (r"\b(big|large|huge|lots of|unexplained|strange) bruis\w*\b", r"\b(dizzy|faint|weak|for no reason|did not bump|without bumping)\b"),
+            r"\bsangr\w*\b.{0,40}\bno (para|se detiene|deja)\b",
             r"\b(coughing|throwing|vomiting|spitting|threw) (up )?blood\b",
             r"\b(will not|does not|cannot) stop bleeding\b|\bbleeding (will not|does not|would not) stop\b|\bbleeding (heavily|a lot|like crazy)\b",
             r"\b(heces|popo|excremento|caca)\b.{0,15}\b(negr\w*|con sangre)\b", r"\b(vomit\w*|tos\w*) (con )?sangre\b",
@@ -280,6 +302,8 @@ CATEGORIES: tuple[Category, ...] = (
                                                  r"\b(pale|blu\w*|white|grey|gray|purpl\w*|mottled|dusky)\b.{0,40}\bcold\b"),
             (r"\b(foot|feet|toes?|leg)\b", r"\bsudden(ly)? (went |turned |got |became |is )?(cold|pale|blue|white)"),
             r"\bno pulse\b", r"\bcannot (feel|find) a pulse\b",
+            (r"\b(pie|pies|pierna|piernas|dedos?)\b", r"\bfri[oa]s?\b", r"\b(blanc\w*|palid\w*|morad\w*|azul\w*)\b"),
+            r"\bno (le )?(encuentran|encuentro|siento|tiene) (el )?pulso\b",
         ),
     ),
     Category(
@@ -302,13 +326,19 @@ CATEGORIES: tuple[Category, ...] = (
         signs=(
             (r"\b(numb\w*|no feeling|cannot feel|lost feeling|tingl\w*)\b",
              r"\b(between (my|his|her|the) legs|groin|genitals|saddle|bottom|buttocks|private|when i wipe|inner thighs|down there)\b"),
-            r"\bcannot (pee|urinate|hold (my )?(pee|urine|bladder|bowels?)|control (my )?(bladder|bowels?))\b",
-            r"\b(lost|losing|loss of|no) (bladder|bowel) control\b", r"\b(wet|wetting|peed) (myself|himself|herself)\b.{0,40}\bback\b",
+            r"\bcannot (pee|urinate|hold (my |his |her )?(pee|urine|bladder|bowels?)|control (my |his |her )?(bladder|bowels?)|get (my |the )?(pee|urine|stream) (started|going)|feel the toilet paper)\b",
+            r"\b(lost|losing|loss of|no) (bladder|bowel) control\b", r"\b(wet|wetting|peed) (myself|himself|herself)\b.{0,60}\bback\b",
             r"\bno (puedo|puede) (orinar|hacer pipi)\b", r"\bperdida (del )?control de (la vejiga|la orina|los intestinos)\b",
-            (r"\b(entumid\w*|adormecid\w*|dormid\w*)\b", r"\b(entre las piernas|entrepierna|nalgas|genitales)\b"),
+            (r"\b(entumid\w*|adormecid\w*|dormid\w*|durmi\w*)\b", r"\b(entre las piernas|entrepierna|nalgas|genitales)\b"),
+            r"\bno controla (la vejiga|la orina|el intestino|los intestinos)\b",
         ),
     ),
 )
 
+# Within a level, the first category found names the message: the specific before the general ("hives and trouble
+# breathing" is an allergic reaction; "sugar 520 and breathing fast" is blood sugar).
+PRECEDENCE = ("crisis", "allergic_reaction", "blood_sugar", "poisoning", "head_injury", "bleeding", "sepsis", "spinal_cord",
+              "chest_pain", "weakness_breathing", "stroke", "fainting", "cold_limb", "foot_infection", "blood_clot", "chemo_fever")
+CATEGORIES = tuple(sorted(CATEGORIES, key=lambda c: PRECEDENCE.index(c.name)))
 CATEGORY_NAMES = tuple(c.name for c in CATEGORIES)
 BY_NAME = {c.name: c for c in CATEGORIES}

@@ -48,6 +48,12 @@ class RetrievalParams:
     rerank_candidates: int = 5
     rerank_weight: float = 0.05
     relevance_gap: float = 0.4
+    # The question bank (index/bank.py): the `bank_neighbours` bank questions nearest the visitor's (cosine) each add
+    # bank_weight * (cosine - bank_center) to the fused score of the passages holding their answer, which join the
+    # candidates if neither list found them. Chosen in bench/bank_tradeoff.py, judged by leaving one question set out.
+    bank_neighbours: int = 3
+    bank_weight: float = 1.0
+    bank_center: float = 0.5
 
     def __post_init__(self):
         if self.fusion not in ("rrf", "linear"):
@@ -75,6 +81,18 @@ class Evidence:
     agreement: float        # share of the dense top 5 also in the BM25 top 5
     rerank_top: float = 0.0     # the re-ranker's best logit (0 without a re-ranker)
     rerank_margin: float = 0.0  # how far it stands above the mean logit of the others it read
+    bank_top: float = 0.0       # cosine of the nearest bank question (0 without a bank)
+
+
+@dataclass(frozen=True)
+class BankMatch:
+    """A bank question near the visitor's, and its cosine with it."""
+
+    question: str
+    source_id: str
+    section: str
+    cosine: float
+    passages: tuple[int, ...]
 
 
 @dataclass
@@ -82,6 +100,7 @@ class Retrieval:
     hits: list[Hit]
     evidence: Evidence
     source_ranking: list[tuple[str, float]]  # every candidate source, best first
+    bank_matches: list[BankMatch] = field(default_factory=list)  # nearest bank questions, best first
 
 
 class HybridRetriever:
@@ -94,6 +113,7 @@ class HybridRetriever:
         # every passage exactly, without computing them all: mean . q and sqrt(q' C q).
         self._mean_vector, self._covariance = _moments(self._passage_vectors)
         self._has_sentences = len(index.sentence_vectors) == len(index.sentences) and len(index.sentences) > 0
+        self._bank_vectors = index.bank_vectors if index.bank and index.bank_vectors is not None else None
         # term -> the sentences holding it (sorted ids), for the term overlap that helps pick the sentence to
         # emphasise; arrays rather than sets (at 100k passages the answerer takes 83 MiB instead of 206).
         self._sentences_with: dict[str, np.ndarray] = {}
@@ -110,11 +130,32 @@ class HybridRetriever:
         combined = vectors[0] + (context_weight * vectors[1] if len(vectors) > 1 else 0.0)
         return (combined / max(float(np.linalg.norm(combined)), 1e-12)).astype(np.float32)
 
+    def bank_matches(self, vector: np.ndarray, count: int) -> list[BankMatch]:
+        """The `count` bank questions nearest `vector` (a unit vector of the visitor's question), best first."""
+        if self._bank_vectors is None or count <= 0:
+            return []
+        cosines = self._bank_vectors @ vector
+        best = np.argsort(-cosines, kind="stable")[:count]
+        bank = self.index.bank
+        return [BankMatch(bank[j].question, bank[j].source_id, bank[j].section, float(cosines[j]), bank[j].passages) for j in best]
+
+    def bank_boost(self, matches: list[BankMatch]) -> dict[int, float]:
+        """Passage row -> what the bank questions near the visitor's add to its fused score."""
+        p = self.params
+        boost: dict[int, float] = defaultdict(float)
+        for match in matches:
+            if match.cosine > p.bank_center:
+                for row in match.passages:
+                    boost[row] += p.bank_weight * (match.cosine - p.bank_center)
+        return dict(boost)
+
     def search(self, query_vector: np.ndarray, text: str, *, context: str = "", context_weight: float = 0.0,
-               expansions: tuple[str, ...] = (), k: int = 3, rerank_query: str = "") -> Retrieval:
+               expansions: tuple[str, ...] = (), k: int = 3, rerank_query: str = "",
+               bank_vector: np.ndarray | None = None) -> Retrieval:
         """Best `k` passages for a question: `query_vector` from `query_vector()`; `text`, `context`,
         `context_weight` and `expansions` (glossary terms) as prepared by QueryBuilder; `rerank_query`, what
-        the re-ranker reads as the question (default `text`)."""
+        the re-ranker reads as the question (default `text`); `bank_vector`, what is compared with the bank's
+        questions (default `query_vector`)."""
         p = self.params
         count = len(self.index.passages)
         _, dense_rows = dense.search(self.index.dense, query_vector, p.candidates)
@@ -123,12 +164,14 @@ class HybridRetriever:
         if context:
             bm25_all = bm25_all + context_weight * lexical.scores(self.index.bm25, lexical.tokens(context), count)
         bm25_rows = lexical.top_rows(bm25_all, p.candidates)
-        rows = list(dict.fromkeys([*map(int, dense_rows), *map(int, bm25_rows)]))
+        matches = self.bank_matches(query_vector if bank_vector is None else bank_vector, p.bank_neighbours)
+        boost = self.bank_boost(matches)
+        rows = list(dict.fromkeys([*map(int, dense_rows), *map(int, bm25_rows), *sorted(boost)]))
         if not rows:
             return Retrieval([], Evidence(0.0, 0.0, 0.0, 0.0, 0.0), [])
         cosine = self._passage_vectors[rows] @ query_vector
         bm25 = bm25_all[rows]
-        fused = self._fuse(rows, cosine, bm25, dense_rows, bm25_rows)
+        fused = self._fuse(rows, cosine, bm25, dense_rows, bm25_rows) + np.array([boost.get(r, 0.0) for r in rows])
         sentence_ids, sentence_scores = self._best_sentences(rows, query_vector, self._term_weights(question_tokens, expansions))
         final = fused + p.sentence_weight * sentence_scores
         order = np.argsort(-final, kind="stable").tolist()
@@ -150,9 +193,10 @@ class HybridRetriever:
             lexical_top=float(bm25_all.max()) if count else 0.0,
             agreement=agreement,
             **_rerank_evidence(list(relevance.values())),
+            bank_top=matches[0].cosine if matches else 0.0,
         )
         ranking = rank_sources((self.index.passages[rows[i]].source_id, float(final[i])) for i in order)
-        return Retrieval(self._pick(hits, k), evidence, ranking)
+        return Retrieval(self._pick(hits, k), evidence, ranking, matches)
 
     def _rerank(self, query: str, rows: list[int], order: list[int], fused: np.ndarray):
         """The first `rerank_candidates` of `order` re-scored as fused + weight * logit, ahead of the rest

@@ -75,7 +75,9 @@ def fold(text: str) -> str:
 
 
 # Sentences, and clauses after "but"/"pero" (often where a message turns from the past to the present).
-_UNIT_BREAK = re.compile(r"(?<=[.!?;。！？\n])\s*|\s+(?=\b(?:but|pero|mais|mas|aber)\b)|(?<!right)(?<!ahora)\s+(?=\b(?:and |y )?(?:now|ahora|ahorita)\b)")
+_UNIT_BREAK = re.compile(
+    r"(?<=[.!?;])\s+|(?<=[。！？\n])\s*|\s+(?=\b(?:but|pero|mas|aber|nhung)\b)|(?<=,)\s*(?=mais\b)|(?<!right)(?<!ahora)\s+(?=\b(?:and |y )?(?:now|ahora|ahorita)\b)"
+    r"|(?<=[,，])\s*(?=(?:today|hoje|hoy|aujourd'hui|oggi|heute|gio|bay gio)\b)|(?<=，)(?=现在|如今|检查)")
 
 # Happening now: these win over any past or hypothetical marker in the same sentence.
 NOW = re.compile(
@@ -89,17 +91,20 @@ NOW = re.compile(
 )
 # Past or resolved: the event is over, checked, or long ago.
 PAST = re.compile(
-    r"\b((\d+|a|an|one|two|three|four|five|six|ten|few|couple( of)?|several|many) (years?|yrs?|months?|decades?|weeks?) ago|"
-    r"years (back|before)|last (year|month|spring|summer|fall|autumn|winter|christmas|week)|in (19|20)\d\d|\((19|20)\d\d\)|"
+    r"\b((\d+|a|an|one|two|three|four|five|six|ten|few|couple( of)?|several|many) (years?|yrs?|months?|decades?) ago|"
+    r"years (back|before)|last (year|month|spring|summer|fall|autumn|winter|christmas)|in (19|20)\d\d|\((19|20)\d\d\)|"
     r"in (january|february|march|april|may|june|july|august|september|october|november|december)|back in|"
     r"when (i|he|she) was (a kid|a child|young|little|younger|pregnant|in|\d+)|in (high ?school|college|my (teens|twenties|20s|30s))|"
     r"as a (kid|child|teen|teenager)|long (time )?ago|used to|history of|in the past|previously|(?<!at )once(?! (a|or|every|per|in a while)\b)|one time|"
     r"(was|were|got|been|came back) (checked|cleared|treated|fixed|fine|ok|okay|normal|negative)|turned out|checked out|"
-    r"(cardio|cardiologist|doctor|dr|er|podiatrist|oncologist|neurologist)\w* (cleared|signed off|said (it was|i am|he is|she is|i was) (fine|ok|good))|"
+    r"(cardio|cardiologist|doctor|dr|er|podiatrist|oncologist|neurologist)\w* (cleared|signed off|(says|said) (it was|it is|its|i am|he is|she is|i was))|"
     r"signed off|all clear|everything was normal|(is|are|am|was) (stable|fine now|better now|under control|doing (well|better|great|good))|"
     r"doing (a lot |much |so much )?better|all healed|healed|recovered|went away|resolved|sober|in remission|cancer free|"
     r"hace (\d+|unos|unas|muchos|como) (anos|meses|semanas)|el ano pasado|en (19|20)\d\d|cuando (era|tenia|estaba)|una vez|"
-    r"ya (esta|estaba|estan) (bien|estable|sana|sano|curad\w*)|se curo|sano)\b"
+    r"ya (esta|estaba|estan) (bien|estable|sana|sano|curad\w*)|se curo|sano|"
+    r"ano passado|em (19|20)\d\d|esta estavel|estavel|era refluxo|l'annee derniere|l'an dernier|stable|nam ngoai|nam (19|20)\d\d|truoc day|"
+    r"on roi|da on|on dinh)\b"
+    r"|去年|以前|年前|(19|20)\d\d年|过去|曾经|过，|没事了|稳定|已经好了"
 )
 # Hypothetical or informational: "what if", "will I faint", "can acupuncture help after a stroke".
 IF = re.compile(
@@ -107,7 +112,9 @@ IF = re.compile(
     r"will (i|it|the needles|acupuncture) (get|have|pass|faint|bleed|cause|make|give)|could (i|it|acupuncture) (get|have|pass|faint|cause|make)|"
     r"can (acupuncture|it|the needles|needles) (cause|give|make|trigger)|is (it|there) (possible|likely|common|normal|a (risk|chance))|"
     r"risk of|chance of|(worried|afraid|scared|nervous|fear|freaked out) (that|about|of|i will|i might|i could)|"
-    r"(would|'d|will|gonna|going to) (have|give (me|him|her|us)) a heart attack|y si|que pasa si|en caso de)\b"
+    r"(would|'d|will|gonna|going to) (have|give (me|him|her|us)) a heart attack|y si|que pasa si|en caso de|"
+    r"(almost|nearly) (passed out|fainted|died|had a heart attack|choked)|what (does|do|is|are) .{0,30}(look like|mean)|"
+    r"what to (watch|look) (for|out for)|counts as|signs of)\b"
 )
 
 
@@ -120,7 +127,7 @@ def units(text: str) -> list[str]:
     return [u.strip() for u in _UNIT_BREAK.split(fold(text)) if u.strip()]
 
 
-def is_current(unit: str) -> bool:
+def is_current(unit: str, *, hypothetical_counts: bool = False) -> bool:
     """Does this sentence describe something happening now (or too recent to be over)?
 
     >>> is_current("i fainted twice today"), is_current("i fainted once at a blood draw in high school")
@@ -130,10 +137,10 @@ def is_current(unit: str) -> bool:
     """
     if NOW.search(unit):
         return True
-    return not (_affirmed(PAST, unit) or IF.search(unit))
+    return not (_affirmed(PAST, unit) or (not hypothetical_counts and IF.search(unit)))
 
 
-_NEGATED = re.compile(r"\b(not|never|no|nunca)\s+(\w+\s+)?$")
+_NEGATED = re.compile(r"\b(not|never|nunca|nao)\s+(\w+\s+)?$")
 
 
 def _affirmed(pattern: re.Pattern, unit: str) -> bool:
@@ -154,13 +161,14 @@ def _sign_matches(sign, window: str) -> bool:
 def _found(category: Category, pieces: list[str], whole: str) -> bool:
     if category.requires and not any(_compiled(p).search(whole) for p in category.requires):
         return False
+    current = [is_current(unit, hypothetical_counts=category.hypothetical_counts) for unit in pieces]
     for sign in category.signs:
         for i, unit in enumerate(pieces):
-            if _sign_matches(sign, unit) and is_current(unit):
+            if _sign_matches(sign, unit) and current[i]:
                 return True
             if not isinstance(sign, str) and i + 1 < len(pieces):
                 pair = f"{unit} {pieces[i + 1]}"
-                if _sign_matches(sign, pair) and not _sign_matches(sign, pieces[i + 1]) and (is_current(unit) and is_current(pieces[i + 1])):
+                if _sign_matches(sign, pair) and not _sign_matches(sign, pieces[i + 1]) and current[i] and current[i + 1]:
                     return True
     return False
 
@@ -172,7 +180,7 @@ def assess(text: str) -> Finding | None:
     pieces = units(text)
     whole = " ".join(pieces)
     for level in LEVELS:
-        for category in CATEGORIES:
+        for category in CATEGORIES:  # in red_flags.PRECEDENCE order
             if category.level == level and _found(category, pieces, whole):
                 return Finding(category.name, category.level)
     return None

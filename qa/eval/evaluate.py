@@ -22,6 +22,7 @@ from ..errors import QAError
 from .metrics import SourceTexts, answer_metrics, ranking_metrics
 from .questionset import Question, load_questions
 from .report import misses, write_charts, write_markdown, write_results, write_trec
+from .styles import by_style, red_flag_confusion, styles_of
 from .baselines import Bm25Baseline, FirstStageSystem, FullSystem, NaiveDenseBaseline, System
 
 # --fail-under keys: name -> (metric, "min" | "max")
@@ -92,6 +93,12 @@ def evaluate(questions_path: str | Path, out: str | Path, settings: Settings, *,
         write_results(out / f"results{suffix}.jsonl", questions, rows)
         write_trec(out / f"run{suffix}.trec", [q.id for q in questions], [r["scores"] for r in rows], system.name)
     checked = check_thresholds(metrics["full"], thresholds)
+    styles = [styles_of(q, answerer.prepare(q.question, list(q.history))) for q in questions]
+    full_rows = all_rows["full"]
+    per_style = {
+        style: answer_metrics([questions[i] for i in members], [full_rows[i] for i in members], sources)
+        for style, members in by_style(questions, styles).items()
+    }
     manifest = answerer.index.manifest
     report = {
         "question_set": str(questions_path),
@@ -101,7 +108,9 @@ def evaluate(questions_path: str | Path, out: str | Path, settings: Settings, *,
         "systems": metrics,
         "thresholds": checked,
         "passed": all(t["ok"] for t in checked),
-        "misses": misses(questions, all_rows["full"]),
+        "styles": per_style,
+        "red_flags": red_flag_confusion(questions, full_rows),
+        "misses": misses(questions, full_rows, styles),
     }
     files.write_json(out / "report.json", report)
     write_markdown(out / "report.md", report)

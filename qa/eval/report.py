@@ -55,9 +55,9 @@ def summary_table(systems: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def misses(questions: list[Question], rows: list[dict]) -> list[dict]:
+def misses(questions: list[Question], rows: list[dict], styles: list[tuple[str, ...]] | None = None) -> list[dict]:
     found = []
-    for q, r in zip(questions, rows):
+    for position, (q, r) in enumerate(zip(questions, rows)):
         reasons = miss_reasons(q, r["response"])
         if reasons:
             found.append({
@@ -65,8 +65,43 @@ def misses(questions: list[Question], rows: list[dict]) -> list[dict]:
                 "expected": list(q.expected), "expected_safety": q.safety, "why": reasons,
                 "returned": [{"source_id": p["source_id"], "section": p["section"], "text": p["text"]} for p in r["response"]["passages"]],
                 "abstained": r["response"]["abstained"], "safety": (r["response"].get("safety") or {}).get("level"),
+                "safety_category": (r["response"].get("safety") or {}).get("category"),
+                "styles": list(styles[position]) if styles else [],
             })
     return found
+
+
+STYLE_COLUMNS = [("questions", "questions"), ("answerable", "answerable"), ("hit@1", "hit@1"), ("hit@3", "hit@3"),
+                 ("false_abstention", "false abstention"), ("out_of_scope", "out of scope"),
+                 ("oos_abstention_recall", "out-of-scope recall"), ("safety_cases", "red flags"),
+                 ("safety_recall", "red flags caught"), ("safety_false_alarms", "false alarms")]
+
+
+def style_table(styles: dict[str, dict]) -> str:
+    lines = ["| style | " + " | ".join(label for _, label in STYLE_COLUMNS) + " |", "|---|" + "---:|" * len(STYLE_COLUMNS)]
+    for style, metrics in styles.items():
+        lines.append(f"| {style} | " + " | ".join(_cell(metrics.get(key)) for key, _ in STYLE_COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def red_flag_table(confusion: dict[str, dict[str, list[str]]]) -> str:
+    """Rows: the level expected (or "no red flag"); columns: the category given (or "not flagged"); cells: counts,
+    with the ids where it went wrong."""
+    if not confusion:
+        return "No red-flag questions, and no safety message given."
+    from ..red_flags import BY_NAME
+
+    columns = sorted({given for row in confusion.values() for given in row}, key=lambda c: (c == "not flagged", c))
+    lines = ["| expected \\ given | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for expected in sorted(confusion, key=lambda e: (e == "no red flag", e)):
+        cells = []
+        for given in columns:
+            ids = confusion[expected].get(given, [])
+            level = BY_NAME[given].level if given in BY_NAME else given
+            wrong = expected == "no red flag" or given == "not flagged" or level != expected
+            cells.append("" if not ids else f"{len(ids)}" + (f" ({', '.join(ids)})" if wrong else ""))
+        lines.append(f"| {expected} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def write_markdown(path: Path, report: dict) -> None:
@@ -79,12 +114,18 @@ def write_markdown(path: Path, report: dict) -> None:
         verdict = "passed" if report["passed"] else "FAILED"
         out += [f"Thresholds ({verdict}): " + ", ".join(f"{t['name']} {t['op']} {t['limit']} (got {_cell(t['value'])})"
                                                          for t in report["thresholds"]), ""]
+    if report.get("styles"):
+        out += ["## By style of question (full system)", "",
+                "A question counts in every style it shows (qa/eval/styles.py); “plain” shows none.", "",
+                style_table(report["styles"]), ""]
+    if report.get("red_flags") is not None:
+        out += ["## Red flags: expected against given", "", red_flag_table(report["red_flags"]), ""]
     out += ["Charts: `metrics.png`, `latency.png`.", "", f"## Misses of the full system ({len(report['misses'])})", ""]
     for miss in report["misses"]:
         out.append(f"### {miss['id']} ({miss['kind']}): {miss['question']}")
         if miss["history"]:
             out.append("History: " + " / ".join(f"{m['role']}: {m['content']}" for m in miss["history"]))
-        out.append("Why: " + "; ".join(miss["why"]))
+        out.append("Why: " + "; ".join(miss["why"]) + (f" (style: {', '.join(miss['styles'])})" if miss.get("styles") else ""))
         if miss["expected"]:
             out.append("Expected any of: " + "; ".join(f"“{e}”" for e in miss["expected"]))
         if miss["abstained"]:
