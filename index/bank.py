@@ -107,16 +107,23 @@ def load_bank(sources: str | Path, corpus: Corpus) -> tuple[BankFile, ...]:
             banks.append(bank)
     if problems:
         shown = "\n  ".join(problems[:40]) + (f"\n  ... and {len(problems) - 40} more" if len(problems) > 40 else "")
-        raise BankError(f"The question bank has {len(problems)} problem(s); nothing was built:\n  {shown}")
+        raise BankError(f"The question bank has {len(problems)} problem(s); fix them, then build again:\n  {shown}")
     return tuple(banks)
 
 
 def _read_bank(path: Path, document: Document, seen: dict[str, str]) -> tuple[BankFile | None, list[str]]:
     try:
         raw = path.read_bytes()
-        data = yaml.safe_load(raw.decode("utf-8"))
     except OSError as exc:
         return None, [f"{path}: cannot be read ({exc.strerror or exc}); check the file's permissions."]
+    return check_bank(path, raw, document, seen)
+
+
+def check_bank(path: Path, raw: bytes, document: Document, seen: dict[str, str]) -> tuple[BankFile | None, list[str]]:
+    """Check one bank file's bytes against its article; `seen` (folded question -> where) collects the questions of the
+    banks checked so far, so that a question repeated in another bank is found too."""
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
     except UnicodeDecodeError:
         return None, [f"{path}: is not UTF-8 text; save it as UTF-8."]
     except yaml.YAMLError as exc:

@@ -1,4 +1,4 @@
-"""Command line: `python -m qa ask`, `python -m qa evaluate`, `python -m qa calibrate`, `python -m qa insights`.
+"""Command line: `python -m qa ask`, `evaluate`, `calibrate`, `insights` and `bank` (check, add, suggest).
 
 Typed errors from the libraries become one line on stderr and exit status 2; nothing raises
 past this module.
@@ -42,7 +42,60 @@ def _parser() -> argparse.ArgumentParser:
     insights.add_argument("--since", default="30d", help="how far back: days or weeks, like 30d or 4w (default: %(default)s, today included)")
     insights.add_argument("--out", help="directory for insights.md and its charts (default: insights/ beside the events file, var/insights/)")
     insights.add_argument("--events", help="the events store (default: [privacy] events_file, var/events.sqlite3)")
+    bank = commands.add_parser("bank", help="the question bank beside the articles: check it, add to it, or list what to add")
+    bank_commands = bank.add_subparsers(dest="bank_command", required=True)
+    bank_check = bank_commands.add_parser("check", help="validate every <source_id>.questions.yaml (as the build does)")
+    bank_check.add_argument("--sources", help="sources directory (default: from settings)")
+    bank_add = bank_commands.add_parser("add", help="append one question, checked, to an article's bank")
+    bank_add.add_argument("question", help="the question as a patient types it")
+    bank_add.add_argument("--source", required=True, help="the article's source id (its file name without extension)")
+    bank_add.add_argument("--quote", required=True, action="append",
+                          help="a sentence of the article that answers it, word for word (repeat for two)")
+    bank_add.add_argument("--sources", help="sources directory (default: from settings)")
+    bank_suggest = bank_commands.add_parser("suggest", help="questions a reviewer should consider adding, with ready `bank add` lines")
+    bank_suggest.add_argument("--results", help="an evaluation's results.jsonl or report.json: its answerable misses")
+    bank_suggest.add_argument("--events", help="the insights store (default: [privacy] events_file); texts only when store_question_text is on")
+    bank_suggest.add_argument("--since", default="30d", help="how far back in the store (default: %(default)s)")
     return parser
+
+
+def _bank(args) -> None:
+    from pathlib import Path
+
+    from . import bank
+    from .config import load_settings
+
+    settings = load_settings()
+    sources = Path(getattr(args, "sources", None) or settings.sources_dir)
+    if args.bank_command == "check":
+        print(bank.check(sources))
+        return
+    if args.bank_command == "add":
+        path = bank.add(sources, args.source, args.question, args.quote)
+        print(f"Added to {path}. Rebuild the index to use it: python -m index build")
+        return
+    from .insights.report import parse_since
+
+    days = parse_since(args.since)
+    asked = bank.misses_of(Path(args.results)) if args.results else []
+    events = Path(args.events) if args.events else settings.events_file
+    if settings.store_question_text or args.events:
+        if events.exists():
+            asked += bank.stored_questions(events, days=days)
+    elif not args.results:
+        raise QAError("Nothing to suggest from: give --results of an evaluation, or turn on [privacy] store_question_text "
+                      "so that the questions the articles did not cover are kept for review.")
+    from .answerer import Answerer
+
+    answerer = Answerer.load(settings, log=lambda m: print(m, file=sys.stderr), progress=False)
+    suggestions = bank.suggest(asked, answerer)
+    print(f"{len(suggestions)} question(s) to review. Add one only if the sentence really answers it, in the patient's "
+          "words, and never copy a question from a set that judges the bank.\n")
+    for s in suggestions:
+        print(f"- {s.question}\n  ({s.why})")
+        for source_id, sentence, cosine in s.candidates:
+            print(f"    {cosine:.2f} {source_id}: {sentence[:140]}")
+        print(f"  {s.add_line()}\n")
 
 
 def _history(raw: str | None) -> list[dict] | None:
@@ -136,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             _calibrate(args)
         elif args.command == "insights":
             _insights(args)
+        elif args.command == "bank":
+            _bank(args)
     except (SearchIndexError, QAError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

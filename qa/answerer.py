@@ -25,7 +25,7 @@ import numpy as np
 from index import Embedder, SearchIndex, open_index
 from index.onnx_embedder import OnnxEmbedder
 
-from . import abstain, language, safety, wording
+from . import abstain, language, medicines, safety, wording
 from .abstain import AbstentionModel, features
 from .compose import Reply, answer_object
 from .config import Settings, load_settings
@@ -222,6 +222,9 @@ class Answerer:
         else:
             if prepared.language != "en":
                 reply.notes.append(wording.other_language_note(NAMES.get(prepared.language)))
+            medicine = medicines.is_medicine_change(prepared.text) or medicines.is_medicine_change(prepared.asking)
+            if medicine:
+                reply.notes.insert(0, wording.MEDICINE_CAUTION)
             vector = engine.retriever.query_vector(self._question_vectors(prepared), prepared.context_weight)
             retrieval = engine.retriever.search(
                 vector, prepared.retrieval_text, context=prepared.context_text,
@@ -229,7 +232,8 @@ class Answerer:
                 rerank_query=self.rerank_query(prepared),
             )
             values = features(prepared, retrieval.evidence)
-            if not retrieval.hits or self.abstention.should_abstain(values):
+            # A question about changing a prescribed medicine is answered, never refused (qa/medicines.py).
+            if not retrieval.hits or (not medicine and self.abstention.should_abstain(values)):
                 reply.abstained = True
                 reply.message = wording.abstention(self.settings)
             else:

@@ -18,7 +18,7 @@ import yaml
 
 from index import lexical
 
-from . import asking, language, smalltalk
+from . import asking, gloss, language, smalltalk
 from .glossary import Glossary, whole_words_pattern
 from .history import user_turns
 from .spelling import SpellFixer
@@ -139,7 +139,8 @@ class QueryBuilder:
             prepared.kind = small
             return prepared
         prepared.language = language.detect(prepared.text)
-        corrected, prepared.corrections = self.spelling.correct(expand_chat_spellings(prepared.text))
+        searched = gloss.spanish().english(prepared.text) if prepared.language == "es" else prepared.text
+        corrected, prepared.corrections = self.spelling.correct(expand_chat_spellings(searched))
         prepared.key_terms = self.key_terms(corrected)
         prepared.unknown_terms = [t for t in prepared.key_terms if not self.is_known(t)]
         prepared.unsupported_requests = self._unused_kinds(self.requests, corrected)

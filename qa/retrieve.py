@@ -54,10 +54,15 @@ class RetrievalParams:
     bank_neighbours: int = 3
     bank_weight: float = 1.0
     bank_center: float = 0.5
+    # What the cross-encoder reads of a passage: its text ("none"), or the article title and section heading first
+    # ("title_section"), which say what a passage is about when its sentences do not.
+    rerank_context: str = "none"
 
     def __post_init__(self):
         if self.fusion not in ("rrf", "linear"):
             raise ValueError(f"Invalid fusion: {self.fusion}. Choose from 'rrf', 'linear'.")
+        if self.rerank_context not in ("none", "title_section"):
+            raise ValueError(f"Invalid rerank_context: {self.rerank_context}. Choose from 'none', 'title_section'.")
         if self.rerank_candidates < 0:
             raise ValueError(f"Invalid rerank_candidates: {self.rerank_candidates}. Use 0 (no re-ranking) or more.")
 
@@ -203,13 +208,18 @@ class HybridRetriever:
         (kept in their fused order, below the lowest re-scored one so scores stay sorted)."""
         p = self.params
         head, tail = order[: p.rerank_candidates], order[p.rerank_candidates :]
-        logits = self.reranker.score(query, [self.index.passages[rows[i]].text for i in head])
+        logits = self.reranker.score(query, [self._rerank_text(self.index.passages[rows[i]]) for i in head])
         final = np.array(fused, dtype=np.float64)
         final[head] = fused[head] + p.rerank_weight * logits
         head = sorted(head, key=lambda i: -final[i])
         if tail:
             final[tail] = fused[tail] - fused[tail].max() + final[head[-1]] - 1.0
         return head + tail, final, dict(zip(order[: p.rerank_candidates], map(float, logits)))
+
+    def _rerank_text(self, passage: Passage) -> str:
+        if self.params.rerank_context == "title_section":
+            return f"{passage.title}. {passage.section}. {passage.text}"
+        return passage.text
 
     def _standout(self, top: float, query_vector: np.ndarray) -> float:
         """(top - mean cosine over all passages) / their standard deviation: an answerable question has a few

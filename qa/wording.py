@@ -62,6 +62,11 @@ def after_safety(settings: Settings) -> str:
     return f"Please get help first: the articles here cannot help with this.{contact(settings)}"
 
 
+# Leads the answer to a question about stopping, changing or combining a prescribed medicine (qa/medicines.py).
+MEDICINE_CAUTION = ("Never start, stop or change a prescribed medicine or treatment on your own: talk to the doctor who "
+                    "prescribed it first. Here is what the articles say about acupuncture alongside medical treatment.")
+
+
 def truncated_note(max_chars: int) -> str:
     return f"Your message was long, so only its first {max_chars:,} characters were used."
 
