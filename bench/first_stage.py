@@ -186,7 +186,7 @@ def make_query(answerer, first_stage, bge: BgeEmbedder, question) -> Query:
     engine = answerer._engine
     index = engine.index
     prepared = engine.queries.prepare(question.question, list(question.history))
-    minilm = engine.retriever.query_vector(answerer._question_vectors(prepared), prepared.context_weight)
+    minilm = engine.retriever.query_vector(answerer._question_vectors(prepared)[1], prepared.context_weight)
     texts = answerer.embedding_texts(prepared)
     bge_rows = bge.embed_queries(texts)
     count = len(index.passages)

@@ -25,7 +25,7 @@ import numpy as np
 from index import Embedder, SearchIndex, open_index
 from index.onnx_embedder import OnnxEmbedder
 
-from . import abstain, language, medicines, safety, wording
+from . import abstain, language, medicines, safety, suggestions, wording
 from .abstain import AbstentionModel, features
 from .compose import Reply, answer_object
 from .config import Settings, load_settings
@@ -225,19 +225,23 @@ class Answerer:
             medicine = medicines.is_medicine_change(prepared.text) or medicines.is_medicine_change(prepared.asking)
             if medicine:
                 reply.notes.insert(0, wording.MEDICINE_CAUTION)
-            vector = engine.retriever.query_vector(self._question_vectors(prepared), prepared.context_weight)
+            raw, vectors = self._question_vectors(prepared)
+            vector = engine.retriever.query_vector(vectors, prepared.context_weight)
+            bank_vector = engine.retriever.query_vector(raw, prepared.context_weight) if self.params.bank_query == "question" else vector
             retrieval = engine.retriever.search(
                 vector, prepared.retrieval_text, context=prepared.context_text,
                 context_weight=prepared.context_weight, expansions=tuple(prepared.expansions), k=self.settings.max_passages,
-                rerank_query=self.rerank_query(prepared),
+                rerank_query=self.rerank_query(prepared), bank_vector=bank_vector,
             )
             values = features(prepared, retrieval.evidence)
             # A question about changing a prescribed medicine is answered, never refused (qa/medicines.py).
             if not retrieval.hits or (not medicine and self.abstention.should_abstain(values)):
                 reply.abstained = True
                 reply.message = wording.abstention(self.settings)
+                reply.suggestions = suggestions.instead_of_abstaining(retrieval.bank_matches)
             else:
                 reply.hits = retrieval.hits
+                reply.suggestions = suggestions.follow_ups(retrieval.bank_matches, retrieval.hits)
         answer = answer_object(reply, self.settings)
         answer["question"] = question if isinstance(question, str) else ""
         return Result(answer, prepared, retrieval, values, (time.perf_counter() - started) * 1000)
@@ -254,13 +258,14 @@ class Answerer:
         broadly, for recall), none left "I'm on warfarin" with nothing to match (bench/rerank_tradeoff.py)."""
         return prepared.rerank_text
 
-    def _question_vectors(self, prepared: PreparedQuestion) -> np.ndarray:
-        """Row 0 for the question, row 1 for a follow-up's context, each with its glossary terms added."""
-        vectors = np.array(self.embedder.embed(self.embedding_texts(prepared)), dtype=np.float32)
+    def _question_vectors(self, prepared: PreparedQuestion) -> tuple[np.ndarray, np.ndarray]:
+        """Row 0 for the question, row 1 for a follow-up's context: as embedded, and with their glossary terms added."""
+        raw = np.array(self.embedder.embed(self.embedding_texts(prepared)), dtype=np.float32)
+        vectors = raw.copy()
         for row, terms in enumerate((prepared.expansions, prepared.context_expansions)[: len(vectors)]):
             if terms:
                 vectors[row] += GLOSSARY_VECTOR_WEIGHT * np.mean([self._term_vector(t) for t in terms], axis=0)
-        return vectors
+        return raw, vectors
 
     def _term_vector(self, term: str) -> np.ndarray:
         vector = self._term_vectors.get(term)

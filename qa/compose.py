@@ -28,6 +28,7 @@ class Reply:
     safety: dict | None = None
     notes: list[str] = field(default_factory=list)       # shown first: trimmed question, language
     message: str | None = None                           # small talk, empty input, abstention text
+    suggestions: list[str] = field(default_factory=list)  # bank questions to ask next (qa/suggestions.py)
 
 
 def passage_object(hit: Hit) -> dict:
@@ -97,4 +98,5 @@ def answer_object(reply: Reply, settings: Settings) -> dict:
         "disclaimer": settings.disclaimer,
         "notes": list(reply.notes),
         "message": reply.message,
+        "suggestions": list(reply.suggestions),
     }

@@ -54,6 +54,9 @@ class RetrievalParams:
     bank_neighbours: int = 3
     bank_weight: float = 1.0
     bank_center: float = 0.5
+    # What is compared with the bank's questions: the question as typed (with a vague follow-up's context), or the
+    # vector retrieval searches with, which also holds the glossary's terms.
+    bank_query: str = "question"
     # What the cross-encoder reads of a passage: its text ("none"), or the article title and section heading first
     # ("title_section"), which say what a passage is about when its sentences do not.
     rerank_context: str = "none"
@@ -61,6 +64,8 @@ class RetrievalParams:
     def __post_init__(self):
         if self.fusion not in ("rrf", "linear"):
             raise ValueError(f"Invalid fusion: {self.fusion}. Choose from 'rrf', 'linear'.")
+        if self.bank_query not in ("question", "search"):
+            raise ValueError(f"Invalid bank_query: {self.bank_query}. Choose from 'question', 'search'.")
         if self.rerank_context not in ("none", "title_section"):
             raise ValueError(f"Invalid rerank_context: {self.rerank_context}. Choose from 'none', 'title_section'.")
         if self.rerank_candidates < 0:
@@ -105,7 +110,7 @@ class Retrieval:
     hits: list[Hit]
     evidence: Evidence
     source_ranking: list[tuple[str, float]]  # every candidate source, best first
-    bank_matches: list[BankMatch] = field(default_factory=list)  # nearest bank questions, best first
+    bank_matches: list[BankMatch] = field(default_factory=list)  # every bank question, nearest first
 
 
 class HybridRetriever:
@@ -169,8 +174,8 @@ class HybridRetriever:
         if context:
             bm25_all = bm25_all + context_weight * lexical.scores(self.index.bm25, lexical.tokens(context), count)
         bm25_rows = lexical.top_rows(bm25_all, p.candidates)
-        matches = self.bank_matches(query_vector if bank_vector is None else bank_vector, p.bank_neighbours)
-        boost = self.bank_boost(matches)
+        matches = self.bank_matches(query_vector if bank_vector is None else bank_vector, len(self.index.bank))
+        boost = self.bank_boost(matches[: p.bank_neighbours])
         rows = list(dict.fromkeys([*map(int, dense_rows), *map(int, bm25_rows), *sorted(boost)]))
         if not rows:
             return Retrieval([], Evidence(0.0, 0.0, 0.0, 0.0, 0.0), [])

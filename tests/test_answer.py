@@ -32,7 +32,7 @@ def answerer(index, abstention=NEVER, **settings):
 
 
 def check_contract(answer: dict):
-    assert set(answer) == {"question", "answer_markdown", "passages", "abstained", "safety", "disclaimer", "notes", "message"}
+    assert set(answer) == {"question", "answer_markdown", "passages", "abstained", "safety", "disclaimer", "notes", "message", "suggestions"}
     assert isinstance(answer["answer_markdown"], str) and answer["disclaimer"]
     assert all(isinstance(n, str) for n in answer["notes"])
     # What a client renders without reading answer_markdown: the message is the Markdown shown there.
@@ -146,7 +146,7 @@ def test_glossary_terms_reach_the_dense_side_as_vectors_embedded_once(index):
     assert qa.embedding_texts(result.prepared) == ["Is warfarin a problem?"]  # dense side: the question alone ...
     question, term = embedder.embed(["Is warfarin a problem?", "blood thinners"])
     expected = question + GLOSSARY_VECTOR_WEIGHT * term  # ... plus the term's vector
-    vector = qa._question_vectors(result.prepared)[0]
+    vector = qa._question_vectors(result.prepared)[1][0]
     assert float(vector @ expected) / (float(np.linalg.norm(vector)) * float(np.linalg.norm(expected))) > 0.9999
     assert result.answer["passages"][0]["text"] == "People taking blood thinners should ask their doctor first."
     qa.answer("And warfarin with needles?")

@@ -101,7 +101,7 @@ def test_a_bad_clinic_file_stops_the_start_with_one_line_but_not_an_import(tmp_p
 
 def test_answer_object_quotes_the_sources_verbatim(client):
     answer = ask(client, "Will the needles hurt?")
-    assert set(answer) == {"question", "answer_markdown", "passages", "abstained", "safety", "disclaimer", "notes", "message"}
+    assert set(answer) == {"question", "answer_markdown", "passages", "abstained", "safety", "disclaimer", "notes", "message", "suggestions"}
     assert answer["question"] == "Will the needles hurt?"
     assert answer["abstained"] is False and answer["safety"] is None
     assert 1 <= len(answer["passages"]) <= 3

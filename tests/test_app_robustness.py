@@ -118,7 +118,7 @@ def test_fuzzed_requests_never_get_a_5xx_and_keep_the_contract_shapes(fuzz_serve
     assert response.status_code < 500, response.text
     data = response.json()
     if response.status_code == 200:
-        assert set(data) == {"question", "answer_markdown", "passages", "abstained", "safety", "disclaimer", "notes", "message"}
+        assert set(data) == {"question", "answer_markdown", "passages", "abstained", "safety", "disclaimer", "notes", "message", "suggestions"}
         assert data["disclaimer"] in data["answer_markdown"]
     else:
         assert 400 <= response.status_code < 500 and set(data) == {"error"} and data["error"]

@@ -87,7 +87,7 @@ def test_small_talk_only_when_nothing_else_is_said():
     ("¿La acupuntura duele mucho?", "es"),
     ("Est-ce que l'acupuncture fait mal aux pieds?", "fr"),
     ("Hilft Akupunktur bei Neuropathie in den Füßen?", "de"),
-    ("Акупунктура помогает при нейропатии?", "other"),
+    ("Акупунктура помогает при нейропатии?", "ru"),
     ("A acupuntura dói muito para neuropatia?", "pt"),
     ("Ist Akupunktur sicher, wenn ich Blutverdünner nehme?", "de"),
     ("Quante sedute di agopuntura servono per la neuropatia alle gambe?", "it"),

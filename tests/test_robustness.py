@@ -158,7 +158,7 @@ history_item = st.one_of(
        history=st.one_of(st.none(), st.lists(history_item, max_size=5), st.text(max_size=20)))
 def test_the_pipeline_never_raises_and_always_keeps_the_contract(real_answerer, question, history):
     answer = real_answerer.ask(question, history)
-    assert set(answer) == {"question", "answer_markdown", "passages", "abstained", "safety", "disclaimer", "notes", "message"}
+    assert set(answer) == {"question", "answer_markdown", "passages", "abstained", "safety", "disclaimer", "notes", "message", "suggestions"}
     assert isinstance(answer["answer_markdown"], str) and answer["disclaimer"] in answer["answer_markdown"]
     assert isinstance(answer["abstained"], bool) and len(answer["passages"]) <= 3
     assert answer["safety"] is None or answer["safety"]["level"] in ("emergency", "urgent", "crisis")
