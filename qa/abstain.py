@@ -23,7 +23,9 @@ Features (all cheap, all computed for every question):
   a passage that merely shares the question's words scores low;
 - uncovered_topic: 1 when the question names a kind of topic the articles do not cover (other
   conditions, pregnancy, children and pets, other therapies, neuropathy drugs, what to wear or eat
-  before a visit: topics.yaml) in words they never use.
+  before a visit: topics.yaml) in words they never use;
+- bank_top: cosine of the nearest question of the question bank (index/bank.py; 0 without one): a question
+  close to one the articles were written down as answering is evidence that they answer it.
 
 A logistic regression turns them into the probability that the question is out of scope;
 above `threshold` the bot abstains. Weights live in abstention.json and are refit from a
@@ -50,7 +52,7 @@ from .retrieve import Evidence
 
 MODEL_FILE = Path(__file__).with_name("abstention.json")
 FEATURES = ("dense_top", "dense_standout", "sentence_top", "lexical", "agreement", "unknown_max", "unknown_sum", "known_share",
-            "specific_support", "unsupported_request", "uncovered_topic", "rerank_top", "rerank_margin")
+            "specific_support", "unsupported_request", "uncovered_topic", "rerank_top", "rerank_margin", "bank_top")
 
 
 @lru_cache(maxsize=1)
@@ -95,6 +97,7 @@ def features(prepared: PreparedQuestion, evidence: Evidence) -> dict[str, float]
         "uncovered_topic": 1.0 if prepared.uncovered_topics else 0.0,
         "rerank_top": evidence.rerank_top,
         "rerank_margin": evidence.rerank_margin,
+        "bank_top": evidence.bank_top,
     }
 
 

@@ -228,10 +228,13 @@ class Answerer:
             raw, vectors = self._question_vectors(prepared)
             vector = engine.retriever.query_vector(vectors, prepared.context_weight)
             bank_vector = engine.retriever.query_vector(raw, prepared.context_weight) if self.params.bank_query == "question" else vector
+            text, rerank_query = prepared.retrieval_text, self.rerank_query(prepared)
+            if medicine:  # searched with what the articles say about acupuncture beside medical treatment too
+                text, rerank_query = f"{text} {medicines.ALONGSIDE}", f"{rerank_query} {medicines.ALONGSIDE}"
             retrieval = engine.retriever.search(
-                vector, prepared.retrieval_text, context=prepared.context_text,
+                vector, text, context=prepared.context_text,
                 context_weight=prepared.context_weight, expansions=tuple(prepared.expansions), k=self.settings.max_passages,
-                rerank_query=self.rerank_query(prepared), bank_vector=bank_vector,
+                rerank_query=rerank_query, bank_vector=bank_vector,
             )
             values = features(prepared, retrieval.evidence)
             # A question about changing a prescribed medicine is answered, never refused (qa/medicines.py).

@@ -41,6 +41,10 @@ _CHANGE = re.compile(
     r"dejar|dejo|deja|suspender|seguir tomando|sigo tomando|junto con|en vez de|al mismo tiempo)\b",
     re.IGNORECASE,
 )
+# What such a question is searched with besides its own words, in the articles' words ("a complement to conventional
+# treatments", "a beneficial addition to conventional care"): the passages that answer it are the ones saying
+# acupuncture goes alongside medical treatment, not instead of it.
+ALONGSIDE = "acupuncture as a complement and addition to conventional medical treatment and care, not a replacement"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 

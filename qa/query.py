@@ -141,13 +141,16 @@ class QueryBuilder:
         prepared.language = language.detect(prepared.text)
         searched = gloss.spanish().english(prepared.text) if prepared.language == "es" else prepared.text
         corrected, prepared.corrections = self.spelling.correct(expand_chat_spellings(searched))
-        prepared.key_terms = self.key_terms(corrected)
-        prepared.unknown_terms = [t for t in prepared.key_terms if not self.is_known(t)]
-        prepared.unsupported_requests = self._unused_kinds(self.requests, corrected)
-        prepared.uncovered_topics = self._unused_kinds(self.topics, corrected)
-        prepared.specific_terms = [t for t in prepared.key_terms if lexical.stem(t) not in self.common_stems]
         question, backstory = asking.split(corrected)
         prepared.asking = question
+        # What is asked decides whether the articles cover it, not the story around it ("My husband is 72, a retired
+        # farmer... I've tried pills, creams... does acupuncture help?" asks about acupuncture): the terms, the kinds
+        # of request and the kinds of topic are those of the asking sentences.
+        prepared.key_terms = self.key_terms(question)
+        prepared.unknown_terms = [t for t in prepared.key_terms if not self.is_known(t)]
+        prepared.specific_terms = [t for t in prepared.key_terms if lexical.stem(t) not in self.common_stems]
+        prepared.unsupported_requests = self._unused_kinds(self.requests, question)
+        prepared.uncovered_topics = self._unused_kinds(self.topics, question)
         own_terms = self._specific(question) if backstory else prepared.specific_terms
         if self._is_follow_up(question, own_terms, history):
             prepared.context = self._context(history)

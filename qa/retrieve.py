@@ -45,21 +45,27 @@ class RetrievalParams:
     # candidate it did not read. A passage after the first is shown only when the re-ranker read it and its
     # score is within `relevance_gap` of the first's (no filler). All three chosen in bench/rerank_tradeoff.py,
     # judged by leaving one question set out.
-    rerank_candidates: int = 5
-    rerank_weight: float = 0.05
+    rerank_candidates: int = 10
+    rerank_weight: float = 0.1
     relevance_gap: float = 0.4
     # The question bank (index/bank.py): the `bank_neighbours` bank questions nearest the visitor's (cosine) each add
     # bank_weight * (cosine - bank_center) to the fused score of the passages holding their answer, which join the
-    # candidates if neither list found them. Chosen in bench/bank_tradeoff.py, judged by leaving one question set out.
+    # candidates if neither list found them. Chosen in bench/bank_tradeoff.py, judged by leaving one question set out:
+    # only a near-identical bank question counts (center 0.8); a looser one was noise (bench/RESULTS.md, "Question bank").
     bank_neighbours: int = 3
-    bank_weight: float = 1.0
-    bank_center: float = 0.5
+    bank_weight: float = 3.0
+    bank_center: float = 0.8
     # What is compared with the bank's questions: the question as typed (with a vague follow-up's context), or the
     # vector retrieval searches with, which also holds the glossary's terms.
     bank_query: str = "question"
     # What the cross-encoder reads of a passage: its text ("none"), or the article title and section heading first
     # ("title_section"), which say what a passage is about when its sentences do not.
-    rerank_context: str = "none"
+    rerank_context: str = "title_section"
+    # How the cross-encoder's logit joins the first stage's score: "weighted", fused + rerank_weight * logit (the
+    # weight fitted on the served pipeline's score scale), or "zscore", each standardised over the passages it
+    # read and added with equal weight, which needs no weight and so carries to a corpus whose first-stage scores
+    # sit on another scale (BEIR mode, qa/eval/beir.py).
+    rerank_combine: str = "weighted"
 
     def __post_init__(self):
         if self.fusion not in ("rrf", "linear"):
@@ -68,6 +74,8 @@ class RetrievalParams:
             raise ValueError(f"Invalid bank_query: {self.bank_query}. Choose from 'question', 'search'.")
         if self.rerank_context not in ("none", "title_section"):
             raise ValueError(f"Invalid rerank_context: {self.rerank_context}. Choose from 'none', 'title_section'.")
+        if self.rerank_combine not in ("weighted", "zscore"):
+            raise ValueError(f"Invalid rerank_combine: {self.rerank_combine}. Choose from 'weighted', 'zscore'.")
         if self.rerank_candidates < 0:
             raise ValueError(f"Invalid rerank_candidates: {self.rerank_candidates}. Use 0 (no re-ranking) or more.")
 
@@ -215,7 +223,10 @@ class HybridRetriever:
         head, tail = order[: p.rerank_candidates], order[p.rerank_candidates :]
         logits = self.reranker.score(query, [self._rerank_text(self.index.passages[rows[i]]) for i in head])
         final = np.array(fused, dtype=np.float64)
-        final[head] = fused[head] + p.rerank_weight * logits
+        if p.rerank_combine == "zscore":
+            final[head] = _standardised(fused[head]) + _standardised(np.asarray(logits, dtype=np.float64))
+        else:
+            final[head] = fused[head] + p.rerank_weight * logits
         head = sorted(head, key=lambda i: -final[i])
         if tail:
             final[tail] = fused[tail] - fused[tail].max() + final[head[-1]] - 1.0
@@ -305,6 +316,12 @@ class HybridRetriever:
 
     def _similar(self, a: Hit, b: Hit) -> bool:
         return float(self._passage_vectors[a.row] @ self._passage_vectors[b.row]) >= self.params.duplicate_cosine
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    """(values - mean) / standard deviation; zeros when they are all the same (one passage, or a tie)."""
+    spread = float(values.std())
+    return (values - values.mean()) / spread if spread > 1e-9 else np.zeros_like(values)
 
 
 def _rerank_evidence(logits: list[float]) -> dict[str, float]:

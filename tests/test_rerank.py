@@ -66,6 +66,25 @@ def test_scores_combine_as_fused_plus_weight_times_logit(index):
     assert fake.queries == ["needles pain"]  # one call per search, with every candidate in it
 
 
+def test_the_scale_free_combination_adds_standardised_scores_whatever_their_scale(index):
+    first = search(index, "needles pain", rerank_candidates=0)
+    fused = {h.row: h.score for h in first.hits}
+    fake = FakeReranker({"little or no pain": 5.0, "sealed packs": -5.0}, default=1.0)
+    both = search(index, "needles pain", fake, rerank_candidates=10, rerank_combine="zscore", relevance_gap=1e6)
+    rows = [h.row for h in both.hits if h.row in fused]
+    f = np.array([fused[r] for r in rows])
+    logits = np.array([next(h.relevance for h in both.hits if h.row == r) for r in rows])
+    expected = (f - f.mean()) / f.std() + (logits - logits.mean()) / logits.std()
+    np.testing.assert_allclose([next(h.score for h in both.hits if h.row == r) for r in rows], expected, rtol=1e-6)
+    # the same logits a hundred times larger: the same order (no weight to refit on another scale)
+    louder = FakeReranker({"little or no pain": 500.0, "sealed packs": -500.0}, default=100.0)
+    again = search(index, "needles pain", louder, rerank_candidates=10, rerank_combine="zscore", relevance_gap=1e6)
+    assert [h.row for h in again.hits] == [h.row for h in both.hits]
+    assert "little or no pain" in both.hits[0].passage.text
+    with pytest.raises(ValueError, match="rerank_combine"):
+        RetrievalParams(rerank_combine="sum")
+
+
 def test_only_the_first_n_candidates_are_read_and_the_rest_stay_below_them(index):
     fake = FakeReranker({})
     result = search(index, "needles pain qi", fake, rerank_candidates=1, relevance_gap=100.0, duplicate_cosine=1.01)

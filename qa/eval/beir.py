@@ -8,7 +8,8 @@ The corpus is indexed with the project's own index code (title + " " + text, the
 passages, FAISS and BM25), into a directory that is kept, so a second run reuses the
 embeddings. Test queries are ranked four ways, each document scored by its best passage:
 the full hybrid retrieval (run.trec), the hybrid top RERANK_PASSAGES passages re-ranked by the
-cross-encoder with the pipeline's weight (run-rerank.trec; qa/rerank.py), BM25 alone
+cross-encoder, its logit and the hybrid score each standardised over those passages and added (run-rerank.trec;
+qa/rerank.py, RetrievalParams.rerank_combine), BM25 alone
 (run-bm25.trec) and dense alone (run-dense.trec); nDCG@10 and Recall@100 come from ir-measures.
 """
 
@@ -91,7 +92,11 @@ def evaluate_beir(dataset: str | Path, out: str | Path, *, index_dir: str | Path
     vectors = embedder.embed([queries[q] for q in ids], progress=progress)
     params = params or RetrievalParams(candidates=CANDIDATE_PASSAGES)
     retriever = HybridRetriever(index, replace(params, rerank_candidates=0))
-    reranking = HybridRetriever(index, replace(params, rerank_candidates=RERANK_PASSAGES), reranker or CrossEncoder())
+    # Scale-free: the served rerank_weight was fitted on the pipeline's own score scale; on another corpus the
+    # first stage's scores spread differently, so both are standardised over the passages read (a per-query
+    # z-score), measured +0.047 nDCG@10 over the served weight on a public consumer-health set (issue 20).
+    reranking = HybridRetriever(index, replace(params, rerank_candidates=RERANK_PASSAGES, rerank_combine="zscore"),
+                                reranker or CrossEncoder())
     runs: dict[str, list[list[tuple[str, float]]]] = {"full": [], "rerank": [], "bm25": [], "dense": []}
     count = len(index.passages)
     for qid, vector in tqdm(list(zip(ids, vectors)), desc="ranking and re-ranking", unit="q", disable=not progress, file=sys.stderr):
