@@ -13,6 +13,8 @@ question in rotating order so that changes in the machine's load hit all paths a
 - full: `Answerer.answer`, the whole pipeline (preparation, safety, hybrid retrieval, re-ranking,
   abstention, composition), with the answer cache off;
 - full (cached): the same question asked again, served from the answer cache;
+- full before the bank: the pipeline as it was before issue 20 (5 candidates re-ranked on their text, no bank
+  evidence), the baseline for what reading 10 candidates with their title and section costs;
 - naive: `qa.eval.baselines.NaiveDenseBaseline` (paragraph chunks, dense top 3, an answer object).
 
 4 rounds of the 128 questions give 512 samples per path (--quick: 1 round, 128). Printed:
@@ -217,6 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     reranker = answerer.reranker
     cached = Answerer(answerer.index, embedder, settings, params=answerer.params, abstention=answerer.abstention,
                       glossary=answerer.glossary, reranker=reranker)
+    # The pipeline as it was before the question bank (issue 20): 5 candidates re-ranked on their text alone, no
+    # bank evidence; its own abstention model is not needed to time it (the neutral one costs the same).
+    from dataclasses import replace as _replace
+    from qa.abstain import AbstentionModel
+
+    before_bank = Answerer(answerer.index, embedder, settings, abstention=AbstentionModel.neutral(), glossary=answerer.glossary,
+                           reranker=reranker, cache_size=0,
+                           params=_replace(answerer.params, rerank_candidates=5, rerank_weight=0.05, rerank_context="none",
+                                           bank_weight=0.0))
 
     # What the full path embeds and re-ranks for each question, recorded once, so that the floor does the
     # same model work for the same question and nothing else.
@@ -248,8 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     def full_cached(q):
         cached.answer(q.question, list(q.history))
 
+    def full_before_bank(q):
+        before_bank.answer(q.question, list(q.history))
+
     paths = {"floor": floor, "floor (first stage)": floor_first_stage, "full": full, "full (cached)": full_cached,
-             "naive": naive.run}
+             "full before the bank (5 candidates, text only)": full_before_bank, "naive": naive.run}
     for q in questions[:16]:
         for run in paths.values():
             run(q)

@@ -63,9 +63,13 @@ def _english_ranks() -> dict[str, int]:
     return {word: rank for rank, (word, _count) in enumerate(ordered)}
 
 
+EVERYDAY_RANKS = 20_000  # the English words a typo is matched against (rarity 1 from rank 10,000 anyway)
+
+
 def preload() -> None:
     """Load the English word ranks now, so that no visitor's question waits for them."""
     _english_ranks()
+    _everyday_words()
 
 
 def rarity(word: str) -> float:
@@ -76,8 +80,39 @@ def rarity(word: str) -> float:
     """
     rank = _english_ranks().get(word.lower())
     if rank is None:
+        rank = _misspelt_rank(word.lower())
+    if rank is None:
         return 1.0
     return min(1.0, max(0.0, (math.log10(rank + 1) - 2.5) / 1.5))
+
+
+@lru_cache(maxsize=1)
+def _everyday_words() -> list[str]:
+    ranks = _english_ranks()
+    return sorted((w for w, r in ranks.items() if r < EVERYDAY_RANKS and len(w) >= 3), key=ranks.get)
+
+
+@lru_cache(maxsize=4096)
+def _misspelt_rank(word: str) -> int | None:
+    """The rank of the everyday English word `word` is a misspelling of ("diffrence": "difference"), or None: a
+    typo of a common word is as common as the word, not a rare term the articles do not know.
+
+    >>> _misspelt_rank("diffrence") == _english_ranks()["difference"]
+    True
+    """
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    from .spelling import max_edits
+
+    limit = max_edits(word)
+    if limit == 0:
+        return None
+    found = process.extract(word, _everyday_words(), scorer=OSA.distance, score_cutoff=limit, limit=5)
+    if not found:
+        return None
+    ranks = _english_ranks()
+    return min(ranks[w] for w, distance, _i in found if distance == min(d for _w, d, _j in found))
 
 
 def features(prepared: PreparedQuestion, evidence: Evidence) -> dict[str, float]:

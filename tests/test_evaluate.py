@@ -157,7 +157,7 @@ def test_evaluate_writes_every_report_file_and_gates_on_thresholds(tmp_path):
     qid, q0, doc, rank, score, tag = trec[0].split()
     assert (qid, q0, rank, tag) == ("q1", "Q0", "1", "full")
     report = json.loads((out / "report.json").read_text())
-    assert set(report["systems"]) == {"full", "no-rerank", "bm25", "dense-naive"}
+    assert set(report["systems"]) == {"full", "no-bank", "no-rerank", "bm25", "dense-naive"}
     assert report["systems"]["full"]["safety_recall"] == 1.0 and report["passed"] is True
     # The pipeline without re-ranking answers everything it does not triage: it has no abstention model.
     assert report["systems"]["no-rerank"]["oos_abstention_recall"] == 0.0

@@ -4,6 +4,8 @@
 - `FirstStageSystem`: the same pipeline without the re-ranking stage, so its gain shows side by side.
   It answers every question it does not triage: the abstention model reads the re-ranker's scores,
   so without them it has nothing fitted to decide with.
+- `NoBankSystem`: the pipeline ranking without the question bank's evidence (bank_weight 0), so the bank's gain
+  shows side by side; everything else as served (the abstention model still reads the nearest bank question).
 - `Bm25Baseline`: BM25 alone over the same passages, top 3, no abstention or safety.
 - `NaiveDenseBaseline`: the naive design: paragraph chunks, dense top 3, nothing else.
 
@@ -61,6 +63,15 @@ class FirstStageSystem(FullSystem):
         super().__init__(Answerer(answerer.index, answerer.embedder, answerer.settings,
                                   params=replace(answerer.params, rerank_candidates=0), abstention=AbstentionModel.neutral(),
                                   glossary=answerer.glossary, cache_size=0))
+
+
+class NoBankSystem(FullSystem):
+    name = "no-bank"
+
+    def __init__(self, answerer: Answerer):
+        super().__init__(Answerer(answerer.index, answerer.embedder, answerer.settings,
+                                  params=replace(answerer.params, bank_weight=0.0), abstention=answerer.abstention,
+                                  reranker=answerer.reranker, glossary=answerer.glossary, cache_size=0))
 
 
 class Bm25Baseline:

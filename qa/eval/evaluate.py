@@ -23,7 +23,7 @@ from .metrics import SourceTexts, answer_metrics, ranking_metrics
 from .questionset import Question, load_questions
 from .report import misses, write_charts, write_markdown, write_results, write_trec
 from .styles import by_style, red_flag_confusion, styles_of
-from .baselines import Bm25Baseline, FirstStageSystem, FullSystem, NaiveDenseBaseline, System
+from .baselines import Bm25Baseline, FirstStageSystem, FullSystem, NaiveDenseBaseline, NoBankSystem, System
 
 # --fail-under keys: name -> (metric, "min" | "max")
 THRESHOLD_KEYS = {
@@ -80,7 +80,7 @@ def evaluate(questions_path: str | Path, out: str | Path, settings: Settings, *,
     sources = SourceTexts(settings.sources_dir)
     systems: list[System] = [FullSystem(answerer)]
     if compare:
-        systems += [FirstStageSystem(answerer), Bm25Baseline(answerer.index, settings),
+        systems += [NoBankSystem(answerer), FirstStageSystem(answerer), Bm25Baseline(answerer.index, settings),
                     NaiveDenseBaseline(settings.sources_dir, answerer.embedder, settings)]
     FullSystem(answerer).run(questions[0])  # warm-up, so the first latency is not a cold start
     metrics, latencies, all_rows = {}, {}, {}
