@@ -95,8 +95,9 @@ class StageTimer:
                 if self._stack:
                     self._stack[-1][1] += elapsed
 
-        self._restore.append((owner, attribute, vars(owner).get(attribute, _MISSING)))
-        setattr(owner, attribute, timed)
+        raw = vars(owner).get(attribute, _MISSING)
+        self._restore.append((owner, attribute, raw))
+        setattr(owner, attribute, staticmethod(timed) if isinstance(raw, staticmethod) else timed)
         return True
 
     def unwrap(self) -> None:
