@@ -91,7 +91,10 @@ class ChatRequests:
 
     def check(self, body: bytes) -> None:
         """Nothing if the chat page could have sent `body`; else `BodyRefused` (400) saying what is wrong."""
-        request = parse_json_object(body)
+        try:
+            request = parse_json_object(body)
+        except BodyRefused:
+            self._refuse("it is not a JSON object")
         if not KEYS >= set(request) >= {"data", "fn_index", "session_hash"}:
             self._refuse(f"its keys are {', '.join(sorted(map(str, request)))}")
         session = request["session_hash"]
