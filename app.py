@@ -87,7 +87,7 @@ def create_app(settings: Settings, answerers: LazyAnswerer, *,
     from server.api import EXAMPLE_BODY, add_api_routes
     from server.bodies import BodyRule, RequestBodies
     from server.chat import serve_options
-    from server.chat_requests import ChatRequests, page_events
+    from server.chat_requests import AnswerStreams, ChatRequests, page_events
     from server.guard import ApiGuard, OriginAllowList, RateLimiter, SameOrigin, SecurityHeaders
     from server.routes import RouteAllowList
     from server.sessions import SessionJanitor
@@ -113,9 +113,11 @@ def create_app(settings: Settings, answerers: LazyAnswerer, *,
     add_api_routes(app, answerers, events)
     add_widget_routes(app, settings, origins)
     # Middleware added last runs first: headers on every response (refusals too), then the allow-list of routes,
-    # then same-origin for everything but the API, then the API's CORS and the per-visitor limit, then the body.
+    # then same-origin for everything but the API, then the API's CORS and the per-visitor limit, then the body,
+    # then the chat page's answer streams (only for a session that asked something).
     bodies = {"/api/ask": BodyRule(example=EXAMPLE_BODY),
               "/gradio_api/queue/join": BodyRule(check=ChatRequests(page_events(page)).check)}
+    app.add_middleware(AnswerStreams, blocks=page)
     app.add_middleware(RequestBodies, rules=bodies)
     app.add_middleware(ApiGuard, origins=origins, limiter=budget)
     app.add_middleware(SameOrigin)

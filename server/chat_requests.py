@@ -14,13 +14,22 @@ those four functions, data and event data of that function's shape, and only val
 Gradio never runs a function the page does not use (ChatInterface's retry, undo, edit, its `/chat` API),
 never sees a payload it would fail on (a `null` message, event data without an index, a lone surrogate),
 and nothing of a refused body is logged or echoed.
+
+The answers come back on `GET /gradio_api/queue/data?session_hash=...`, which `AnswerStreams` opens only
+for a session that has asked something (Gradio's queue holds its messages from the first `queue/join`). For
+any other session Gradio would start a 200 stream and then fail inside it: a 60-line traceback in the log
+for every such request, which anyone could make. It is a 404 here instead.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any, Callable, Literal, TypeVar
+from urllib.parse import parse_qs
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .api import error_response
 from .bodies import BodyRefused, parse_json_object
 from .routes import SESSION_ID
 
@@ -135,3 +144,39 @@ class ChatRequests:
     @staticmethod
     def _refuse(reason: str) -> None:
         raise BodyRefused(f"This is not a request the chat page sends: {reason}.")
+
+
+ANSWERS_PATH = "/gradio_api/queue/data"
+NO_ANSWERS = "No answers are waiting for this page: its questions are sent with POST /gradio_api/queue/join first."
+
+
+def stream_session(query_string: bytes) -> str | None:
+    """The session id a `queue/data` request names (the last one, as FastAPI reads it), if it is of the page's kind.
+
+    >>> [stream_session(q) for q in (b"session_hash=fqsdiwgjllo", b"session_hash=a&session_hash=b", b"", b"session_hash=../x")]
+    ['fqsdiwgjllo', 'b', None, None]
+    """
+    values = parse_qs(query_string.decode("latin-1"), keep_blank_values=True).get("session_hash")
+    session = values[-1] if values else None
+    return session if session is not None and _SESSION_ID.fullmatch(session) else None
+
+
+class AnswerStreams:
+    """ASGI middleware: `GET /gradio_api/queue/data` goes on to Gradio only for a session its queue knows
+    (one that has joined an event); any other is answered 404 `{"error": ...}` (see the module's docstring).
+    `blocks` is the chat page; its queue is read at each request (Gradio makes it when the page is served)."""
+
+    def __init__(self, app: ASGIApp, *, blocks):
+        self.app = app
+        self.blocks = blocks
+
+    def _known(self, session: str | None) -> bool:
+        queue = getattr(self.blocks, "_queue", None)
+        return session is not None and queue is not None and session in queue.pending_messages_per_session
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["path"] == ANSWERS_PATH
+                and not self._known(stream_session(scope.get("query_string", b"")))):
+            await error_response(NO_ANSWERS, 404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -13,15 +13,15 @@ from collections import OrderedDict
 
 import pytest
 
-from server import bodies, chat, logs, routes, widget
+from server import bodies, chat, chat_requests, logs, routes, widget
 from server.bodies import BodyRefused, BodyRule, RequestBodies
-from server.chat_requests import ChatRequests
+from server.chat_requests import AnswerStreams, ChatRequests
 from server.guard import OriginAllowList, SameOrigin, SecurityHeaders
 from server.logs import RedactSessionIds
 from server.sessions import MAX_TURNS, Conversation, SessionJanitor
 
 
-@pytest.mark.parametrize("module", [routes, bodies, logs, chat, widget], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [routes, bodies, chat_requests, logs, chat, widget], ids=lambda m: m.__name__)
 def test_examples_in_docstrings(module):
     failures, tried = doctest.testmod(module)
     assert tried >= 1 and failures == 0
@@ -64,7 +64,8 @@ def call(app, *, method="POST", path="/api/ask", headers=None, chunks=(b"",), ga
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "method": method, "path": path, "scheme": "http",
+    path, _, query = path.partition("?")
+    scope = {"type": "http", "method": method, "path": path, "scheme": "http", "query_string": query.encode(),
              "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]}
     asyncio.run(app(scope, receive, send))
     if not sent:
@@ -182,6 +183,32 @@ def test_anything_else_is_refused_without_echoing_it(body):
 def test_a_page_must_mark_all_four_events():
     with pytest.raises(ValueError, match="one handler for each of ask, example, rate, clear"):
         ChatRequests({0: ("ask", 2)})
+
+
+class FakeQueue:
+    def __init__(self, sessions):
+        self.pending_messages_per_session = {session: [] for session in sessions}
+
+
+class FakePage:
+    def __init__(self, sessions=None):
+        if sessions is not None:
+            self._queue = FakeQueue(sessions)
+
+
+def test_answer_streams_open_only_for_a_session_that_asked_something():
+    app = Downstream()
+    streams = AnswerStreams(app, blocks=FakePage(["asked1"]))
+    assert call(streams, method="GET", path="/gradio_api/queue/data?session_hash=asked1")[0] == 200
+    for query in ("session_hash=never1", "", "session_hash=", "session_hash=asked1&session_hash=never1",
+                  "session_hash=../asked1"):
+        status, _, body = call(streams, method="GET", path=f"/gradio_api/queue/data?{query}")
+        assert status == 404 and json.loads(body)["error"].startswith("No answers are waiting for this page"), query
+    assert len(app.calls) == 1
+    assert call(streams, method="GET", path="/")[0] == 200  # other paths are not its business
+    # Before the page is served (no queue yet): nothing is waiting for anyone.
+    assert call(AnswerStreams(Downstream(), blocks=FakePage()), method="GET",
+                path="/gradio_api/queue/data?session_hash=asked1")[0] == 404
 
 
 # --- conversations and sessions ---------------------------------------------------------------------------
