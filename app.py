@@ -1,6 +1,6 @@
 """The web server: the Gradio chat page at `/`, `POST /api/ask`, `GET /healthz` and the widget (see the contract).
 
-    python app.py [--host 127.0.0.1] [--port 7860]      # or GRADIO_SERVER_NAME / GRADIO_SERVER_PORT
+    python app.py [--host 127.0.0.1] [--port 7860] [--max-connections 500]   # or GRADIO_SERVER_NAME / _PORT
     gradio app.py                                       # reload mode while editing: the chat page only
 
 `python app.py` reads clinic.toml, builds the index first when it is missing or stale, loads the model and
@@ -13,7 +13,10 @@ Importing this module reads nothing and loads nothing heavy: the server modules 
 functions that use them, because gradio alone takes seconds to import, and the settings are read by
 `main()`, where a bad clinic.toml becomes a one-line message. `demo`, the page `gradio app.py` looks for,
 is built on first use. Nothing leaves the machine: analytics, hub lookups, share links, web fonts and
-CDN-hosted API docs are all off.
+CDN-hosted API docs are all off, and no route fetches a URL (server/routes.py).
+
+Reload mode is for editing on your own machine: Gradio serves the page itself, with its settings closed
+(server/chat.py's `serve_options`) but without the guards of server/ in front.
 """
 
 from __future__ import annotations
@@ -30,10 +33,13 @@ if TYPE_CHECKING:
 
     from qa import Settings
     from qa.insights.store import EventStore
+    from server.guard import RateLimiter
     from server.loader import LazyAnswerer
+    from server.sessions import SessionJanitor
 
 DEFAULT_HOST = "127.0.0.1"  # never all interfaces by default: a clinic opts in with --host
 DEFAULT_PORT = 7860
+DEFAULT_MAX_CONNECTIONS = 500
 
 
 # The insights stores of this process, by file: one writer per file. Kept across the re-runs of this file
@@ -54,53 +60,71 @@ def event_store(settings: Settings) -> EventStore:
     return store
 
 
-def chat_page(settings: Settings, answerers: LazyAnswerer, events: EventStore | None = None) -> gr.Blocks:
-    """The Gradio chat page, its answers and thumbs up/down going to the insights store."""
+def chat_page(settings: Settings, answerers: LazyAnswerer, events: EventStore | None = None, *,
+              budget: RateLimiter | None = None, sessions: SessionJanitor | None = None) -> gr.Blocks:
+    """The Gradio chat page, its answers and thumbs up/down going to the insights store; its answers take
+    places in `budget` (the per-visitor limit), and `sessions` drops its conversations (server/sessions.py)."""
     from server.chat import build_demo
     from server.feedback import FeedbackLog
 
     events = events if events is not None else event_store(settings)
     feedback = FeedbackLog(events, store_question_text=settings.store_question_text)
-    return build_demo(settings, answerers, feedback, events)
+    return build_demo(settings, answerers, feedback, events, budget=budget, sessions=sessions)
 
 
 def create_app(settings: Settings, answerers: LazyAnswerer, *,
                host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, events: EventStore | None = None) -> FastAPI:
-    """The FastAPI app: our routes first, the Gradio chat mounted at `/` last. Cheap: the answerer loads
-    when `answerers` is first asked for it. Answers and ratings go to `events` (default: the process's store
-    for settings.events_file), which is flushed and closed when the app shuts down. Raises `ConfigError` for a
-    bad `[widget] allowed_origins`."""
+    """The FastAPI app: our routes first, the Gradio chat mounted at `/` last, and in front of both the guards
+    of server/ (their docstrings say what each refuses). Cheap: the answerer loads when `answerers` is first
+    asked for it. Answers and ratings go to `events` (default: the process's store for settings.events_file),
+    which is flushed and closed when the app shuts down. Raises `ConfigError` for a bad `[widget] allowed_origins`."""
+    import asyncio
     from contextlib import asynccontextmanager
 
     import gradio as gr
     from fastapi import FastAPI
 
-    from server.api import add_api_routes
-    from server.chat import PAGE_OPTIONS
-    from server.guard import ApiGuard, FrameAncestors, OriginAllowList, RateLimiter
+    from server.api import EXAMPLE_BODY, add_api_routes
+    from server.bodies import BodyRule, RequestBodies
+    from server.chat import serve_options
+    from server.chat_requests import AnswerStreams, ChatRequests, page_events
+    from server.guard import ApiGuard, OriginAllowList, RateLimiter, SameOrigin, SecurityHeaders
+    from server.routes import RouteAllowList
+    from server.sessions import SessionJanitor
     from server.widget import add_widget_routes
 
     origins = OriginAllowList(settings.allowed_origins)
     events = events if events is not None else event_store(settings)
+    budget = RateLimiter(settings.rate_limit_per_minute)  # one per visitor, for the API and the chat page alike
+    sessions = SessionJanitor()
+    page = chat_page(settings, answerers, events, budget=budget, sessions=sessions)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        yield
-        events.close()  # the events still queued are written before the process goes
+        sweeper = asyncio.create_task(sessions.run())  # drops the conversations of pages left or idle
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            events.close()  # the events still queued are written before the process goes
 
     # No /docs or /redoc: they load Swagger UI from a CDN, and this server makes no outside requests.
     app = FastAPI(title=settings.clinic_name, docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     add_api_routes(app, answerers, events)
     add_widget_routes(app, settings, origins)
-    # Middleware added last runs first: every response gets frame-ancestors, including a 429.
-    app.add_middleware(ApiGuard, origins=origins, limiter=RateLimiter(settings.rate_limit_per_minute))
-    app.add_middleware(FrameAncestors, origins=origins)
+    # Middleware added last runs first: headers on every response (refusals too), then the allow-list of routes,
+    # then same-origin for everything but the API, then the API's CORS and the per-visitor limit, then the body,
+    # then the chat page's answer streams (only for a session that asked something).
+    bodies = {"/api/ask": BodyRule(example=EXAMPLE_BODY),
+              "/gradio_api/queue/join": BodyRule(check=ChatRequests(page_events(page)).check)}
+    app.add_middleware(AnswerStreams, blocks=page)
+    app.add_middleware(RequestBodies, rules=bodies)
+    app.add_middleware(ApiGuard, origins=origins, limiter=budget)
+    app.add_middleware(SameOrigin)
+    app.add_middleware(RouteAllowList)
+    app.add_middleware(SecurityHeaders, origins=origins)
 
-    return gr.mount_gradio_app(
-        app, chat_page(settings, answerers, events), path="/",
-        server_name=host, server_port=port, **PAGE_OPTIONS, mcp_server=False,
-        show_error=False,  # an unexpected error shows a generic message, not its internals
-    )
+    return gr.mount_gradio_app(app, page, path="/", server_name=host, server_port=port, **serve_options(settings))
 
 
 def factory() -> FastAPI:
@@ -128,9 +152,14 @@ def parse_args(argv: list[str] | None = None, environ: dict | None = None) -> ar
                              "0.0.0.0 makes it reachable from other machines)")
     parser.add_argument("--port", default=port or str(DEFAULT_PORT),
                         help=f"port (default: GRADIO_SERVER_PORT or {DEFAULT_PORT})")
+    parser.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS, metavar="N",
+                        help=f"connections served at once; more are answered 503 (default {DEFAULT_MAX_CONNECTIONS}; "
+                             "an open chat page holds one or two)")
     args = parser.parse_args(argv)
     if not (args.port.isdigit() and 1 <= int(args.port) <= 65535):
         parser.error(f"invalid port: {args.port!r}. Choose a whole number from 1 to 65535.")
+    if args.max_connections < 1:
+        parser.error(f"invalid --max-connections: {args.max_connections}. Choose a whole number of 1 or more.")
     args.port = int(args.port)
     return args
 
@@ -139,7 +168,6 @@ def main(argv: list[str] | None = None) -> int:
     from index import SearchIndexError
     from index.environment import gradio_reload_mode
     from qa import ConfigError, QAError, load_settings
-    from server.chat import PAGE_OPTIONS
     from server.guard import OriginAllowList
     from server.loader import LazyAnswerer
 
@@ -158,15 +186,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot start the chat: {exc}", file=sys.stderr)
         return 1
     if gradio_reload_mode():  # started by `gradio app.py`: Gradio serves and reloads the page
+        from server.chat import serve_options
+        from server.sessions import MAX_SESSIONS
+
         global demo  # Gradio's reloader finds the page it serves by this name
         demo = chat_page(settings, answerers)
-        demo.launch(server_name=args.host, server_port=args.port, share=False, **PAGE_OPTIONS)
+        demo.launch(server_name=args.host, server_port=args.port, share=False, state_session_capacity=MAX_SESSIONS,
+                    **serve_options(settings))
         return 0
     import uvicorn
 
+    from server.logs import uvicorn_log_config
+
     print(f"Serving the chat at http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
     uvicorn.run(create_app(settings, answerers, host=args.host, port=args.port), host=args.host, port=args.port,
-                workers=1, timeout_graceful_shutdown=3)
+                workers=1, timeout_graceful_shutdown=3,
+                timeout_keep_alive=5,  # s an idle connection is kept (nginx closes its own after 4 s)
+                limit_concurrency=args.max_connections,
+                h11_max_incomplete_event_size=16 * 1024,  # request line and headers: at most 16 KB
+                server_header=False,  # no "server: uvicorn"
+                log_config=uvicorn_log_config())  # no session ids in the access log
     return 0
 
 

@@ -4,8 +4,8 @@ that serves deploy/nginx/acupuncture-qa.conf itself, rewritten only where an ope
     with NginxProxy.start(workdir, replica_ports=[p1, p2]) as proxy:
         httpx.post(f"{proxy.base}/api/ask", json={"question": "Will the needles hurt?"})
 
-`site_config` makes those edits (the replica ports, the listen address, the log path; optionally the per-visitor
-limit taken out) and fails loudly when the shipped file no longer has the line it edits, so the tests never
+`site_config` makes those edits (the replica ports, the listen address, the host name, the log path; optionally the
+per-visitor limit taken out) and fails loudly when the shipped file no longer has the line it edits, so the tests never
 silently run a config other than the one shipped. `ReplicaProcess` is one `python app.py` with its own
 port and log, started, stopped (SIGTERM), killed (SIGKILL) and restarted like systemd would.
 
@@ -33,7 +33,9 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 SITE_CONFIG = REPO / "deploy" / "nginx" / "acupuncture-qa.conf"
 SHIPPED_PORTS = (7861, 7862)  # the replica ports written in the shipped config
-EDGE_LIMIT = "        limit_req zone=qa_ask burst=10 nodelay;\n"  # the shipped per-visitor limit on questions
+EDGE_LIMIT = "        limit_req zone=qa_ask burst=10 nodelay;\n"  # the shipped per-visitor limit (API and chat page)
+SHIPPED_SERVER_NAME = "qa.example-clinic.org"
+SERVER_NAME = "127.0.0.1"  # the tests' host name: the address they connect to
 START_TIMEOUT = 180  # s; a replica's first start may build the index and loads the models
 
 # The http {} around the site file: what Debian's /etc/nginx/nginx.conf provides, with every path in `workdir`.
@@ -75,14 +77,17 @@ def _replace(text: str, old: str, new: str, *, count: int | None = None) -> str:
 
 
 def site_config(*, listen_port: int, replica_ports: list[int], access_log: Path, edge_limit: bool = True) -> str:
-    """The shipped site config with the operator's edits: the replicas on `replica_ports`, the server on
-    127.0.0.1:`listen_port`, the access log at `access_log`; `edge_limit=False` takes the per-visitor limit
-    out, for loads whose clients all come from one address."""
+    """The shipped site config with the operator's edits: the replicas on `replica_ports`, the server (and its
+    default server, for other host names) on 127.0.0.1:`listen_port`, answering the host name 127.0.0.1,
+    the access log at `access_log`; `edge_limit=False` takes the per-visitor limit out, for loads whose
+    clients all come from one address."""
     if not 1 <= len(replica_ports) <= len(SHIPPED_PORTS):
         raise DeploymentError(f"Between 1 and {len(SHIPPED_PORTS)} replicas, got {len(replica_ports)}.")
     text = SITE_CONFIG.read_text(encoding="utf-8")
     text = _replace(text, "    listen 80;", f"    listen 127.0.0.1:{listen_port};", count=1)
-    text = _replace(text, "/var/log/nginx/acupuncture-qa.access.log", str(access_log), count=1)
+    text = _replace(text, "    listen 80 default_server;", f"    listen 127.0.0.1:{listen_port} default_server;", count=1)
+    text = _replace(text, f"    server_name {SHIPPED_SERVER_NAME};", f"    server_name {SERVER_NAME};", count=1)
+    text = _replace(text, "/var/log/nginx/acupuncture-qa.access.log", str(access_log), count=2)
     for index, shipped in enumerate(SHIPPED_PORTS):
         if index < len(replica_ports):
             text = _replace(text, f"127.0.0.1:{shipped} ", f"127.0.0.1:{replica_ports[index]} ", count=2)
@@ -91,7 +96,7 @@ def site_config(*, listen_port: int, replica_ports: list[int], access_log: Path,
             if dropped != 2:
                 raise DeploymentError(f"{SITE_CONFIG.name}: expected 2 'server 127.0.0.1:{shipped}' lines, found {dropped}")
     if not edge_limit:
-        text = _replace(text, EDGE_LIMIT, "", count=1)
+        text = _replace(text, EDGE_LIMIT, "", count=2)
     return text
 
 
@@ -198,6 +203,7 @@ class ReplicaProcess:
     env: dict[str, str]
     log: Path
     command_prefix: list[str] = field(default_factory=list)  # runs it under another command (say, setpriv)
+    args: list[str] = field(default_factory=list)  # more of app.py's options (say, --max-connections 16)
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @classmethod
@@ -222,8 +228,8 @@ class ReplicaProcess:
         if self.running:  # a second process on the port would fail to bind, and the first would be lost track of
             raise DeploymentError(f"app.py on port {self.port} is already running (pid {self.process.pid})")
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([*self.command_prefix, sys.executable, "app.py", "--port", str(self.port)], cwd=REPO,
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen([*self.command_prefix, sys.executable, "app.py", "--port", str(self.port),
+                                             *self.args], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         return self
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> "ReplicaProcess":

@@ -33,8 +33,11 @@ FEEDBACK_FILE = VAR_DIR / "feedback.jsonl"  # the old thumbs up/down log, import
 # another QA_INDEX_DIR keeps its events beside that index instead (qa/config.py), as it keeps its ONNX cache.
 EVENTS_FILE = VAR_DIR / "events.sqlite3"
 
+# ORT_DISABLE_TELEMETRY: ONNX Runtime's Linux wheels (1.29 on) send usage events to Microsoft's 1DS collector
+# (mobile.events.data.microsoft.com) from a thread of their own unless it is set before the first session;
+# tests/test_security_server.py caught the server looking the collector up.
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False"}
+           "GRADIO_ANALYTICS_ENABLED": "False", "ORT_DISABLE_TELEMETRY": "1"}
 
 
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:

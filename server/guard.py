@@ -1,10 +1,13 @@
 """Who may use the chat from another site, and how often: the origin allow-list, the rate limit, and the
-ASGI middleware that applies them.
+ASGI middleware that applies them, with the headers every response carries.
 
 `[widget] allowed_origins` in clinic.toml names the sites that may show the chat in a frame (every response
 carries `Content-Security-Policy: frame-ancestors`) and call `POST /api/ask` from a browser (CORS, on that
-path only). Each client gets at most `[widget] rate_limit_per_minute` answers a minute, then 429 with
-Retry-After. The limiter keeps only the times of a client's last minute of answers, in memory.
+path only). Every other route answers only the server's own pages: a request that a page on another site
+makes is refused, and no response but /api/ask's carries CORS headers (Gradio's own would allow any
+origin). Each visitor gets at most `[widget] rate_limit_per_minute` answers a minute, from the API and the
+chat page together, then 429 with Retry-After. The limiter keeps only the times of a visitor's last minute
+of answers, in memory.
 """
 
 from __future__ import annotations
@@ -123,6 +126,11 @@ class RateLimiter:
             hits.append(now)
             return 0, now
 
+    def refusal(self, wait: int) -> str:
+        """What a client refused by `acquire` is told: the API's 429 and the chat page alike."""
+        return (f"Too many questions in a short time (the limit is {self.per_minute} a minute). "
+                f"Please try again in {wait} seconds.")
+
     def release(self, client: str, place: float | None) -> None:
         """Give back a place taken by `acquire` for a request that was not answered."""
         if place is None:
@@ -163,9 +171,7 @@ class ApiGuard:
         client = (scope.get("client") or ("unknown",))[0]
         wait, place = self.limiter.acquire(client)
         if wait:
-            message = (f"Too many questions in a short time (the limit is {self.limiter.per_minute} a minute). "
-                       f"Please try again in {wait} seconds.")
-            await error_response(message, 429, {"Retry-After": str(wait)})(scope, receive, send)
+            await error_response(self.limiter.refusal(wait), 429, {"Retry-After": str(wait)})(scope, receive, send)
             return
         answered = False
 
@@ -182,10 +188,19 @@ class ApiGuard:
                 self.limiter.release(client, place)
 
 
-class FrameAncestors:
-    """ASGI middleware: every response may be framed only by the app and the allowed sites.
+# Library files that may be cached (their names change with their contents); every other response is not.
+CACHEABLE_PREFIXES = ("/assets/", "/static/", "/theme.css", "/favicon.ico")
 
-    A response that sets its own Content-Security-Policy (the embedded chat page) keeps it.
+
+class SecurityHeaders:
+    """ASGI middleware: the headers every response gets.
+
+    - `Content-Security-Policy: frame-ancestors`: only the app and the allowed sites may frame it (a response
+      that sets its own policy, the embedded chat page, keeps it);
+    - `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`;
+    - `Cache-Control: no-store`, unless the response says otherwise or is one of Gradio's library files:
+      answers, the page (with its session's config) and errors are never kept by a browser or a proxy;
+    - no `Server` header naming the software (uvicorn is started without its own).
     """
 
     def __init__(self, app: ASGIApp, *, origins: OriginAllowList):
@@ -196,13 +211,66 @@ class FrameAncestors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        cacheable = scope["path"].startswith(CACHEABLE_PREFIXES)
 
-        async def send_with_policy(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(name.lower() == b"content-security-policy" for name, _ in headers):
-                    headers.append((b"content-security-policy", self.policy))
+                headers = [(name, value) for name, value in message.get("headers", []) if name.lower() != b"server"]
+                present = {name.lower() for name, _ in headers}
+                wanted = [(b"content-security-policy", self.policy), (b"x-content-type-options", b"nosniff"),
+                          (b"referrer-policy", b"no-referrer")] + ([] if cacheable else [(b"cache-control", b"no-store")])
+                headers += [(name, value) for name, value in wanted if name not in present]
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_policy)
+        await self.app(scope, receive, send_with_headers)
+
+
+def _host_of_origin(origin: str) -> str | None:
+    """`scheme://host[:port]` as `host[:port]`, the default port left out; None when it is not an origin."""
+    scheme, sep, rest = origin.partition("://")
+    if not sep or not rest or "/" in rest:
+        return None
+    default = _DEFAULT_PORTS.get(scheme.lower())
+    return rest.lower().removesuffix(f":{default}") if default else rest.lower()
+
+
+class SameOrigin:
+    """ASGI middleware: every route but `api_path` answers only the server's own pages.
+
+    A request whose Origin is another site (a script on another site calling Gradio's routes, or the page's
+    config) gets 403 and reaches nothing; the request's host is what the browser asked for (Host), default
+    ports aside. No response of those routes carries CORS headers: Gradio's own middleware would allow any
+    origin, with credentials, whenever the host is not localhost. X-Forwarded-Host is removed from every
+    request: nginx passes the visitor's Host as it is, and Gradio would build the page's links from a forged
+    one. `api_path` is ApiGuard's: CORS for the allowed sites.
+    """
+
+    def __init__(self, app: ASGIApp, *, api_path: str = "/api/ask"):
+        self.app = app
+        self.api_path = api_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"x-forwarded-host"]}
+        if scope["path"] == self.api_path:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        origin = headers.get(b"origin")
+        if origin is not None:
+            host = headers.get(b"host", b"").decode("latin-1").lower()
+            host = _host_of_origin(f"{scope.get('scheme', 'http')}://{host}") or host
+            if _host_of_origin(origin.decode("latin-1")) != host:
+                await error_response("This address answers only its own pages.", 403)(scope, receive, send)
+                return
+
+        async def send_without_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [(name, value) for name, value in message.get("headers", [])
+                                                  if not name.lower().startswith(b"access-control-")]}
+            await send(message)
+
+        await self.app(scope, receive, send_without_cors)

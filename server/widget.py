@@ -4,6 +4,13 @@ page of our own (no Gradio) that the button opens in an iframe, with its script 
 The files are in web/ and read once, when the routes are added. The embedded page gets its own
 Content-Security-Policy: it loads only its own script and style, talks only to this server, and only the
 allowed sites may frame it. The clinic's settings reach it as inert JSON. No cookies.
+
+A clinic's own `data-title` and `data-greeting` (widget.js passes them in the query string) are shown only
+when the browser says it loads the page into a frame (`Sec-Fetch-Dest: iframe`, a header no page can
+set): frame-ancestors then lets it show only inside the app or an allowed site. Opened directly, at the
+clinic's own address, `/embed?title=...` shows the clinic's name and the usual greeting, whatever the
+link says, so nobody can make the clinic's address show their words. (A browser that does not send the
+header shows the defaults in the widget too.)
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import json
 import re
 from typing import Callable
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from qa import Settings
@@ -31,16 +38,35 @@ WIDGET_ASSETS = {  # route -> (file in web/, content type)
     "/embed.css": ("embed.css", "text/css; charset=utf-8"),
 }
 _PLACEHOLDER = re.compile(r"\{\{(title|config)\}\}")
+# The widget's own options, as long as widget.js lets them be; shown only in a frame (above).
+FRAMED_OPTIONS = {"title": 80, "greeting": 300}
+FRAME_DESTINATIONS = {"iframe", "frame"}
 
 
-def embed_page(settings: Settings) -> str:
-    """The compact chat page the widget opens in its iframe, with the clinic's settings as inert JSON."""
+def framed_options(query: dict[str, str], fetch_dest: str | None) -> dict[str, str]:
+    """The widget's title and greeting from the query string, when the page is loaded into a frame.
+
+    >>> framed_options({"title": " Ask us ", "greeting": "", "other": "x"}, "iframe")
+    {'title': 'Ask us'}
+    >>> framed_options({"title": "Your lab results are ready"}, "document"), framed_options({"title": "x"}, None)
+    ({}, {})
+    """
+    if (fetch_dest or "").lower() not in FRAME_DESTINATIONS:
+        return {}
+    options = {name: (query.get(name) or "").strip()[:limit] for name, limit in FRAMED_OPTIONS.items()}
+    return {name: value for name, value in options.items() if value}
+
+
+def embed_page(settings: Settings, options: dict[str, str] | None = None) -> str:
+    """The compact chat page the widget opens in its iframe, with the clinic's settings (and the widget's
+    `framed_options`) as inert JSON."""
     contact = safe_url(settings.contact_url)
     config = {
         "clinicName": settings.clinic_name,
         "examples": list(settings.examples[:3]),
         "disclaimer": settings.disclaimer,
         "contact": {"label": settings.contact_label, "url": contact} if contact else None,
+        **(options or {}),
     }
     # Escaped so that no setting can close the <script> element the JSON sits in.
     data = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -66,8 +92,10 @@ def add_widget_routes(app: FastAPI, settings: Settings, origins: OriginAllowList
         "Cache-Control": "no-cache",
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
+        "Vary": "Sec-Fetch-Dest",
     }
 
     @app.get("/embed", include_in_schema=False)
-    def embed() -> HTMLResponse:
-        return HTMLResponse(page, headers=headers)
+    def embed(request: Request) -> HTMLResponse:
+        options = framed_options(dict(request.query_params), request.headers.get("sec-fetch-dest"))
+        return HTMLResponse(embed_page(settings, options) if options else page, headers=headers)

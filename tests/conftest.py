@@ -179,18 +179,28 @@ def running_server(directory: Path, *, config: Path | None = None, extra_env: di
     """`python app.py` on a free port with its own index in `directory` and a clinic file (`config`, or the
     real one adjusted by `clinic` keywords); yields the base URL. `command_prefix` runs it under another
     command (say, setpriv dropping capabilities)."""
+    with running_replica(directory, config=config, extra_env=extra_env, command_prefix=command_prefix, **clinic) as server:
+        yield server.base
+
+
+@contextmanager
+def running_replica(directory: Path, *, config: Path | None = None, extra_env: dict | None = None,
+                    command_prefix: list[str] | None = None, args: list[str] | None = None, **clinic):
+    """`running_server`, yielding the `ReplicaProcess` itself (its process id, its log); `args` are more of
+    app.py's options."""
     from deploy.loopback import DeploymentError, ReplicaProcess
 
     directory.mkdir(parents=True, exist_ok=True)
     config = config or clinic_file(directory, **clinic)
     env = ReplicaProcess.environment(index_dir=directory / "index", config=config, extra=extra_env)
-    server = ReplicaProcess(free_port(), env, directory / "server.log", command_prefix=list(command_prefix or []))
+    server = ReplicaProcess(free_port(), env, directory / "server.log", command_prefix=list(command_prefix or []),
+                            args=list(args or []))
     try:
         try:
             server.start().wait_ready(timeout=SERVER_START_TIMEOUT)
         except DeploymentError as exc:
             pytest.fail(str(exc))
-        yield server.base
+        yield server
     finally:
         server.stop()
 

@@ -140,10 +140,16 @@ def test_empty_question_gets_a_gentle_prompt(client):
         assert "Please type a question" in answer["answer_markdown"]
 
 
-def test_plain_text_content_type_is_accepted(client):
-    response = client.post("/api/ask", content=json.dumps({"question": "Will the needles hurt?"}),
-                           headers={"content-type": "text/plain"})
-    assert response.status_code == 200 and response.json()["passages"]
+def test_only_a_json_content_type_is_accepted(client):
+    """A page on another site may send text/plain, a form or an untyped body without asking first (CORS):
+    such a POST is never answered (issue 19, row 8; tests/test_security_server.py checks it counts nothing)."""
+    body = json.dumps({"question": "Will the needles hurt?"})
+    for content_type in ("text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", None):
+        response = client.post("/api/ask", content=body, headers={"content-type": content_type} if content_type else {})
+        assert response.status_code == 415, content_type
+        assert "application/json" in response.json()["error"]
+    charset = client.post("/api/ask", content=body, headers={"content-type": "application/json; charset=utf-8"})
+    assert charset.status_code == 200 and charset.json()["passages"]
 
 
 def test_many_visitors_at_once(client):

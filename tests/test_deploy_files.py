@@ -77,13 +77,14 @@ def test_nginx_drops_idle_connections_to_a_replica_before_the_replica_does():
         assert timeout and int(timeout.group(1)) < UVICORN_KEEP_ALIVE, body
 
 
-def test_only_questions_are_held_to_the_apps_64_kb():
-    """The chat page's thumbs up/down post the whole conversation to Gradio, past 64 KB in a long chat."""
+def test_every_body_is_held_to_the_apps_64_kb():
+    """Every POST: a question, or a chat page event (the page sends only the message; its conversation stays
+    on the server), as the app itself refuses (server/bodies.py)."""
     from server.api import MAX_BODY_BYTES
 
     text = without_comments(SITE_CONFIG.read_text(encoding="utf-8"))
-    api = next(body for body in blocks(text, "location") if "limit_req zone" in body)
-    assert f"client_max_body_size {MAX_BODY_BYTES // 1024}k;" in api
+    server = blocks(text, "server")[0]
+    assert f"client_max_body_size {MAX_BODY_BYTES // 1024}k;" in server
     assert text.count("client_max_body_size") == 1
 
 

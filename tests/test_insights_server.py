@@ -22,6 +22,7 @@ from qa.insights.store import BUSY_TIMEOUT, RETRY_SECONDS, EventStore
 from server.chat import chat_message, footer_html, rated_question
 from server.feedback import FeedbackLog
 from server.loader import LazyAnswerer
+from tests.chat_client import ChatPage
 from tests.conftest import FakeEmbedder, FakeReranker, clinic_file, fake_index, running_server
 from tests.test_events import read_only_directory, rows as stored
 
@@ -70,13 +71,10 @@ def ask(client, question):
 
 
 def ask_the_chat_page(client, question):
-    """Ask through the page's Gradio API, as the browser does; the reply's HTML."""
-    started = client.post("/gradio_api/call/chat", json={"data": [question]})
-    assert started.status_code == 200, started.text
-    with client.stream("GET", f"/gradio_api/call/chat/{started.json()['event_id']}") as stream:
-        lines = list(stream.iter_lines())
-    assert "event: complete" in lines, lines
-    return json.loads(lines[lines.index("event: complete") + 1].removeprefix("data: "))[0]
+    """Ask on the chat page, as its browser does (tests/chat_client.py); the reply's HTML."""
+    reply = ChatPage.open(client).ask(question)
+    assert reply.ok, reply
+    return reply.last_message
 
 
 def test_every_answer_is_one_event_from_the_api_and_from_the_chat_page(index, tmp_path):

@@ -10,7 +10,9 @@
  * Python words an answer cannot change what the widget shows.
  *
  * The conversation lives in this page's memory and ends with it: no cookies, no storage.
- * Options come from widget.js in the query string: title, greeting, accent.
+ * Options come from widget.js in the query string: the accent (a colour) is read here; the title and the
+ * greeting come back from the server in the config, which puts them there only when this page is loaded into
+ * a frame (server/widget.py), so a link to /embed cannot make the clinic's address show someone else's words.
  */
 (function () {
   "use strict";
@@ -43,7 +45,11 @@
   }
 
   function param(name, maxLength) {
-    return (params.get(name) || "").trim().slice(0, maxLength);
+    return text(params.get(name), maxLength);
+  }
+
+  function text(value, maxLength) {
+    return (typeof value === "string" ? value : "").trim().slice(0, maxLength);
   }
 
   function hiddenLabel(text) {
@@ -337,7 +343,7 @@
   }
 
   function setUp() {
-    var title = param("title", 80) || config.clinicName;
+    var title = text(config.title, 80) || config.clinicName;
     byId("qa-title").textContent = title;
     document.title = title;
     var accent = param("accent", 40);
@@ -348,7 +354,7 @@
       document.documentElement.style.setProperty("--accent-text", colours.accentText);
     }
 
-    byId("qa-greeting").textContent = param("greeting", 300) ||
+    byId("qa-greeting").textContent = text(config.greeting, 300) ||
       "Hello! Ask me about acupuncture for peripheral neuropathy. I answer by quoting a small library of articles " +
       "word for word, and I name my sources.";
     var examples = byId("qa-examples");
