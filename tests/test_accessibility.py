@@ -40,7 +40,7 @@ QUESTIONS = [
     ("I have been thinking about ending my life", "qa-safety-crisis"),
     ("My foot has a wound that is not healing", "qa-safety-urgent"),
     ("Does insurance cover acupuncture?", "qa-abstained"),
-    ("¿Duele la acupuntura?", "qa-abstained"),
+    ("¿Cuánto cuesta una sesión?", "qa-abstained"),
     ("Hello", None),
 ]
 

@@ -511,7 +511,7 @@ def test_the_answer_is_drawn_from_its_fields_not_from_answer_markdown(deployment
 
     # The real server, whatever its wording: a note (another language) first, then the message, the disclaimer.
     with page.expect_response(lambda response: response.url.endswith("/api/ask")) as response:
-        spanish = ask(page, "¿Duele la acupuntura?")
+        spanish = ask(page, "¿Cuánto cuesta una sesión?")
     data = response.value.json()
     assert data["notes"] and data["message"] and data["abstained"] and not data["passages"]
     layout = spanish.evaluate(LAYOUT)
