@@ -87,9 +87,14 @@ def rarity(word: str) -> float:
 
 
 @lru_cache(maxsize=1)
-def _everyday_words() -> list[str]:
+def _everyday_words():
+    """The spelling fixer (qa/spelling.py) over the everyday English words, counted by how common they are."""
+    from collections import Counter
+
+    from .spelling import SpellFixer
+
     ranks = _english_ranks()
-    return sorted((w for w, r in ranks.items() if r < EVERYDAY_RANKS and len(w) >= 3), key=ranks.get)
+    return SpellFixer(Counter({w: EVERYDAY_RANKS - r for w, r in ranks.items() if r < EVERYDAY_RANKS}))
 
 
 @lru_cache(maxsize=4096)
@@ -100,19 +105,8 @@ def _misspelt_rank(word: str) -> int | None:
     >>> _misspelt_rank("diffrence") == _english_ranks()["difference"]
     True
     """
-    from rapidfuzz import process
-    from rapidfuzz.distance import OSA
-
-    from .spelling import max_edits
-
-    limit = max_edits(word)
-    if limit == 0:
-        return None
-    found = process.extract(word, _everyday_words(), scorer=OSA.distance, score_cutoff=limit, limit=5)
-    if not found:
-        return None
-    ranks = _english_ranks()
-    return min(ranks[w] for w, distance, _i in found if distance == min(d for _w, d, _j in found))
+    fixed = _everyday_words().fix_word(word)
+    return None if fixed is None else _english_ranks()[fixed]
 
 
 def features(prepared: PreparedQuestion, evidence: Evidence) -> dict[str, float]:
