@@ -166,6 +166,8 @@ def test_systemd_unit_runs_one_replica_per_port_and_stops_gracefully(app_module)
     assert command[1] == "app.py"
     args = app_module.parse_args(command[2:], environ={})  # the options exist, and the port comes from %i
     assert (args.host, args.port) == ("127.0.0.1", 7861)
+    # A file-descriptor limit set, above what the connection cap can hold (a slow upload held 2 each; issue 19).
+    assert int(service["LimitNOFILE"]) >= 2 * args.max_connections + 256
     assert service["Restart"] == "on-failure" and service["KillSignal"] == "SIGTERM"
     app_source = (REPO / "app.py").read_text(encoding="utf-8")
     graceful = int(re.search(r"timeout_graceful_shutdown=(\d+)", app_source).group(1))
