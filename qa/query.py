@@ -86,10 +86,34 @@ REQUESTS_FILE = Path(__file__).with_name("requests.yaml")
 TOPICS_FILE = Path(__file__).with_name("topics.yaml")
 
 
+def load_word_lists(path: Path) -> dict[str, list[str]]:
+    """Kinds of request (requests.yaml) or of topic (topics.yaml) -> their words and phrases, lower case."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {kind: [w.lower() for w in words] for kind, words in data.items()}
+
+
 def load_word_kinds(path: Path) -> dict[str, re.Pattern]:
     """Kinds of request (requests.yaml) or of topic (topics.yaml) -> a pattern of their words."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {kind: whole_words_pattern(w.lower() for w in words) for kind, words in data.items()}
+    return {kind: whole_words_pattern(words) for kind, words in load_word_lists(path).items()}
+
+
+def list_words(*paths: Path) -> set[str]:
+    """Every word of the lists' entries ("medi-cal", "walk-ins", "comp" of "workers comp"): never spell-corrected."""
+    return {w for path in paths for entries in load_word_lists(path).values() for entry in entries
+            for w in re.findall(r"[a-z][a-z\-']*[a-z]", entry)}
+
+
+def plain_quotes(text: str) -> str:
+    """Curly apostrophes and quotes as typed on phones, straight, so word lists and contractions match them.
+
+    >>> print(plain_quotes("I don’t have Medi‑Cal, what’s the “cash price”?"))
+    I don't have Medi-Cal, what's the "cash price"?
+    """
+    return text.translate(_PLAIN_QUOTES)
+
+
+_PLAIN_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"',
+                               "\u2010": "-", "\u2011": "-"})
 
 
 class QueryBuilder:
@@ -102,7 +126,8 @@ class QueryBuilder:
         self.lay_words = glossary.lay_words()
         self.lay_stems = {s for w in self.lay_words for s in lexical.tokens(w)}
         self.lay_terms = glossary.lay_terms()
-        self.spelling = SpellFixer(words + Counter(self.lay_words))
+        self.spelling = SpellFixer(words + Counter(self.lay_words),
+                                   keep=list_words(REQUESTS_FILE, TOPICS_FILE) if requests is None and topics is None else set())
         # Stems in more than COMMON_SHARE of passages ("acupunctur", "neuropathi", "pain") say a question
         # is in the domain, not what it asks; what it asks is in the other, specific terms.
         document_frequency = Counter(s for text in corpus_texts for s in set(lexical.tokens(text)))
@@ -139,7 +164,7 @@ class QueryBuilder:
             prepared.kind = small
             return prepared
         prepared.language = language.detect(prepared.text)
-        searched = gloss.spanish().english(prepared.text) if prepared.language == "es" else prepared.text
+        searched = plain_quotes(gloss.spanish().english(prepared.text) if prepared.language == "es" else prepared.text)
         corrected, prepared.corrections = self.spelling.correct(expand_chat_spellings(searched))
         question, backstory = asking.split(corrected)
         prepared.asking = question

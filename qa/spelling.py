@@ -35,14 +35,18 @@ def max_edits(word: str) -> int:
 
 
 class SpellFixer:
-    def __init__(self, vocabulary: set[str] | Counter):
+    def __init__(self, vocabulary: set[str] | Counter, *, keep: set[str] | frozenset[str] = frozenset()):
+        """`vocabulary`: the words a typo may be corrected to (with how often each is used); `keep`: words
+        never corrected but never a correction either (the business words of qa/requests.yaml and
+        qa/topics.yaml: "medicaid" must stay itself, and a typo of an article's word must not become it)."""
         counts = vocabulary if isinstance(vocabulary, Counter) else Counter(vocabulary)
         self.vocabulary = {w.lower(): c for w, c in counts.items() if len(w) >= 3}
+        self.keep = {w.lower() for w in keep}
         self._choices = sorted(self.vocabulary)
 
     def known(self, word: str) -> bool:
         w = word.lower()
-        return w in self.vocabulary or w in english_words()
+        return w in self.vocabulary or w in self.keep or w in english_words()
 
     def fix_word(self, word: str) -> str | None:
         """The corpus word `word` is a misspelling of, or None."""

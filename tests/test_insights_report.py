@@ -269,3 +269,11 @@ def test_another_servers_store_read_with_events_takes_not_this_servers_old_log(t
     report = make_report(settings, events_path=other, out=tmp_path / "out", today=TODAY, log=lambda _m: None)
     assert dict(report.summary.thumbs) == {"up": 30, "down": 13}  # the other store's own, nothing added
     assert settings.feedback_file.exists() and not settings.events_file.exists()
+
+
+def test_every_kind_of_the_two_lists_has_its_own_sentence_for_the_clinic():
+    from qa.insights.suggestions import SUGGESTIONS
+    from qa.query import REQUESTS_FILE, TOPICS_FILE, load_word_lists
+
+    kinds = set(load_word_lists(REQUESTS_FILE)) | set(load_word_lists(TOPICS_FILE))
+    assert kinds == set(SUGGESTIONS), kinds ^ set(SUGGESTIONS)

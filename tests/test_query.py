@@ -123,6 +123,24 @@ def test_unsupported_requests_count_only_in_words_the_articles_never_use(builder
     assert builder.prepare("Will the needles hurt?").unsupported_requests == []
 
 
+def test_the_lists_words_are_never_spell_corrected_into_article_words():
+    corpus = CORPUS + ["Medical care and medicine matter; walking helps; symptoms come and go."]
+    builder = builder_for(corpus, Glossary({}))
+    for question, kind in (("Do you take Medi-Cal?", "insurance"), ("do u take medicade", "insurance"),
+                           ("Is it covered by workers comp?", "insurance"), ("Do you accept walk-ins?", "booking and logistics")):
+        prepared = builder.prepare(question)
+        assert prepared.corrections == {} and kind in prepared.unsupported_requests, question
+    # A typo of an article's word is still corrected to it, never to a list word.
+    assert builder.prepare("is walkng good for my feet").corrections == {"walkng": "walking"}
+
+
+def test_curly_apostrophes_and_phone_hyphens_read_as_straight_ones(builder):
+    assert builder.prepare("What’s the price of a session?").unsupported_requests == ["pricing"]
+    assert builder.prepare("Who’s the acupuncturist there?").unsupported_requests == ["clinic, staff and liability"]
+    assert "insurance" in builder.prepare("Do you take Medi\u2011Cal?").unsupported_requests
+    assert builder.prepare("I’m on warfarin, is it OK?").expansions == ["blood thinners"]
+
+
 def test_a_clinic_article_about_prices_switches_the_pricing_signal_off():
     builder = builder_for(CORPUS + ["A session costs 80 dollars; the cost is the same for every visit."], Glossary({}))
     assert builder.prepare("What does a session cost?").unsupported_requests == []

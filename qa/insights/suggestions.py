@@ -21,6 +21,8 @@ SUGGESTIONS = {  # kind -> (what they asked about, what would answer them)
                                       "link, would help"),
     "booking and logistics": ("booking, opening hours and directions",
                               "a page on booking, hours and how to find you would answer them"),
+    "clinic, staff and liability": ("the clinic itself (who treats, their licences, reviews, complaints)",
+                                    "an \u201cabout us\u201d page on your practitioners and policies would answer them"),
     "writing and other tasks": ("writing or other tasks", "these are not what the chat is for; no article needed"),
     # topics.yaml
     "other conditions": ("other conditions (migraine, back pain, anxiety, ...)",
