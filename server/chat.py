@@ -3,7 +3,7 @@ disclaimer, a privacy note, and thumbs up/down that go to the insights store.
 
 `respond(message, history, answerer)` is the chat's reply, pure: the message and the history in, the
 answer's Markdown out, in a <div> that carries the cited source ids. `build_demo` builds the page from a
-Chatbot and a Textbox with four events of our own (not Gradio's ChatInterface, whose retry, undo, edit and
+Chatbot and a Textbox with five events of our own (not Gradio's ChatInterface, whose retry, undo, edit and
 `/chat` API functions anyone could call, with whatever conversation they sent): a typed question, an
 example, a thumbs up/down, the bin. The conversation stays on the server, in the page's session
 (server/sessions.py), so the browser sends only the message, a question is read by /api/ask's rules
@@ -157,12 +157,16 @@ def respond(message: Any, history: list | None, answerer: Answerer,
             record: Callable[[Result], None] | None = None) -> str:
     """The chat's reply to `message` after `history` (both as Gradio sends them), answered by `answerer`;
     `record` is given the `Result` behind the answer (for the insights event)."""
-    question, turns = message_text(message), plain_history(history)
-    if record is None:
-        return chat_message(answerer.ask(question, turns))
-    result = answerer.answer(question, turns)
-    record(result)
-    return chat_message(result.answer)
+    return respond_with_suggestions(message, history, answerer, record)[0]
+
+
+def respond_with_suggestions(message: Any, history: list | None, answerer: Answerer,
+                             record: Callable[[Result], None] | None = None) -> tuple[str, list[str]]:
+    """`respond`'s reply and the follow-up questions to offer under it (the answer's `suggestions`)."""
+    result = answerer.answer(message_text(message), plain_history(history))
+    if record is not None:
+        record(result)
+    return chat_message(result.answer), list(result.answer.get("suggestions") or [])
 
 
 def readable_message(message: Any) -> str:
@@ -191,8 +195,9 @@ def build_demo(settings: Settings, answerers: LazyAnswerer, feedback: FeedbackLo
     limit the API shares, when given); `sessions` drops a page's conversation when its visitor leaves.
     Cheap: nothing here loads the model or the index.
 
-    Four events, each a function of ours (server/chat_requests.py checks what the browser sends them): a typed
-    question, an example clicked, a thumbs up/down and the bin. The conversation is a `Conversation` in the
+    Five events, each a function of ours (server/chat_requests.py checks what the browser sends them): a typed
+    question, an example clicked, a follow-up question clicked (the answer's suggestions, shown as buttons under
+    the newest reply), a thumbs up/down and the bin. The conversation is a `Conversation` in the
     page's server-side state (server/sessions.py): the browser sends only the message, and a thumbs up/down
     names the position of an answer this page was given, which it may rate once.
     """
@@ -225,8 +230,8 @@ def build_demo(settings: Settings, answerers: LazyAnswerer, feedback: FeedbackLo
             raise
         shown = shown_question(question, settings.max_question_chars)
         yield chat.messages + [{"role": "user", "content": shown}], gr.update(value="", interactive=False), chat
-        reply = respond(question, chat.messages, answerer, record)
-        chat.add(shown, reply)
+        reply, suggestions = respond_with_suggestions(question, chat.messages, answerer, record)
+        chat.add(shown, reply, suggestions)
         yield list(chat.messages), gr.update(interactive=True), chat
 
     @page_event("ask")
@@ -239,6 +244,13 @@ def build_demo(settings: Settings, answerers: LazyAnswerer, feedback: FeedbackLo
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(examples):
             raise gr.Error("Sorry, there is no such example. Please type your question.", print_exception=False)
         yield from answer(examples[index], chat, request)  # the example as configured, not as the browser sent it
+
+    @page_event("suggestion")
+    def ask_suggestion(chat: Conversation, selected: gr.SelectData, request: gr.Request):
+        question = chat.suggestion_at(selected.index)  # one this page was offered, not what the browser sent
+        if question is None:
+            raise gr.Error("Sorry, that question is no longer offered. Please type your question.", print_exception=False)
+        yield from answer(question, chat, request)
 
     @page_event("rate")
     def rate(chat: Conversation, data: gr.LikeData) -> Conversation:
@@ -296,6 +308,7 @@ def build_demo(settings: Settings, answerers: LazyAnswerer, feedback: FeedbackLo
         shown = dict(api_visibility="private", show_progress="minimal")
         textbox.submit(ask, [textbox, chat], [chatbot, textbox, chat], **shown)
         chatbot.example_select(ask_example, [chat], [chatbot, textbox, chat], **shown)
+        chatbot.option_select(ask_suggestion, [chat], [chatbot, textbox, chat], **shown)
         quiet = dict(api_visibility="private", show_progress="hidden")
         chatbot.like(rate, [chat], [chat], **quiet)
         chatbot.clear(clear, [chat], [chat], **quiet)

@@ -1,16 +1,17 @@
 """What the chat page's browser may send Gradio: each `POST /gradio_api/queue/join`, checked before Gradio
 reads it (server/bodies.py runs `ChatRequests.check` on the body).
 
-The page has four events, each one of our functions in server/chat.py, tagged with `page_event`:
+The page has five events, each one of our functions in server/chat.py, tagged with `page_event`:
 
-    ask      a typed question       data [message, null]   the message is checked by the function itself
-    example  an example clicked     data [null]            event_data {"index": i, "value": ...}: only i is read
-    rate     a thumbs up or down    data [null]            event_data {"index": i, "value": ..., "liked": ...}
-    clear    the bin: start over    data [null]
+    ask         a typed question            data [message, null]   the message is checked by the function itself
+    example     an example clicked          data [null]            event_data {"index": i, "value": ...}: only i is read
+    suggestion  a follow-up question chip   data [null]            event_data {"index": i, "value": ...}: only i is read
+    rate        a thumbs up or down         data [null]            event_data {"index": i, "value": ..., "liked": ...}
+    clear       the bin: start over         data [null]
 
 (`null` is what the browser sends for the conversation, which stays on the server.) A request is refused
 with 400 unless it has the keys the browser sends and no others, a session id of the page's kind, one of
-those four functions, data and event data of that function's shape, and only valid Unicode text. So
+those five functions, data and event data of that function's shape, and only valid Unicode text. So
 Gradio never runs a function the page does not use (ChatInterface's retry, undo, edit, its `/chat` API),
 never sees a payload it would fail on (a `null` message, event data without an index, a lone surrogate),
 and nothing of a refused body is logged or echoed.
@@ -33,8 +34,8 @@ from .api import error_response
 from .bodies import BodyRefused, parse_json_object
 from .routes import SESSION_ID
 
-EventKind = Literal["ask", "example", "rate", "clear"]
-EVENT_KINDS: tuple[EventKind, ...] = ("ask", "example", "rate", "clear")
+EventKind = Literal["ask", "example", "suggestion", "rate", "clear"]
+EVENT_KINDS: tuple[EventKind, ...] = ("ask", "example", "suggestion", "rate", "clear")
 # The keys Gradio's browser code sends with an event.
 KEYS = {"data", "event_data", "fn_index", "trigger_id", "session_hash"}
 _SESSION_ID = re.compile(SESSION_ID)
@@ -130,7 +131,7 @@ class ChatRequests:
         else:
             if any(v is not None for v in data):
                 self._refuse(f"the {kind} event sends no values")
-            if kind in ("example", "rate"):
+            if kind in ("example", "suggestion", "rate"):
                 if not isinstance(event_data, dict) or not _is_index(event_data.get("index")) or "value" not in event_data:
                     self._refuse(f"the {kind} event needs the index of what was clicked")
                 if kind == "rate" and not isinstance(event_data.get("liked", True), (bool, str, type(None))):

@@ -44,9 +44,13 @@ class Conversation:
     messages: list[dict] = field(default_factory=list)
     rated: list[bool] = field(default_factory=list)
 
-    def add(self, question: str, reply: str) -> None:
-        """A question and its reply; the oldest turns go once there are more than MAX_TURNS."""
-        self.messages += [{"role": "user", "content": question}, {"role": "assistant", "content": reply}]
+    def add(self, question: str, reply: str, suggestions: list[str] | tuple[str, ...] = ()) -> None:
+        """A question and its reply, with the follow-up questions offered under it (Gradio shows a message's
+        `options` as buttons under the newest reply); the oldest turns go once there are more than MAX_TURNS."""
+        answer = {"role": "assistant", "content": reply}
+        if suggestions:
+            answer["options"] = [{"label": question_, "value": question_} for question_ in suggestions]
+        self.messages += [{"role": "user", "content": question}, answer]
         self.rated += [False, False]
         excess = len(self.messages) - 2 * MAX_TURNS
         if excess > 0:
@@ -60,6 +64,13 @@ class Conversation:
         if message["role"] != "assistant" or self.rated[index]:
             return None
         return message["content"]
+
+    def suggestion_at(self, index: object) -> str | None:
+        """The follow-up question at `index` among those offered under the newest reply (the only ones shown)."""
+        if isinstance(index, bool) or not isinstance(index, int) or not self.messages:
+            return None
+        offered = self.messages[-1].get("options") or []
+        return offered[index]["value"] if 0 <= index < len(offered) else None
 
     def mark_rated(self, index: int) -> None:
         self.rated[index] = True

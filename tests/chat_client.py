@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 
 _CONFIG = re.compile(r"window\.gradio_config = (\{.*?\});\s*</script>", re.S)
-_EVENTS = {"ask": ("qa-input", "submit"), "example": ("qa-chat", "example_select"), "rate": ("qa-chat", "like"),
+_EVENTS = {"ask": ("qa-input", "submit"), "example": ("qa-chat", "example_select"),
+           "suggestion": ("qa-chat", "option_select"), "rate": ("qa-chat", "like"),
            "clear": ("qa-chat", "clear")}
 
 
@@ -111,6 +112,10 @@ class ChatPage:
 
     def example(self, index: int, text: str = "") -> Reply:
         return self.send("example", [None], {"index": index, "value": {"text": text}})
+
+    def suggestion(self, index: int, value: Any = "") -> Reply:
+        """A follow-up question under the newest reply clicked (the browser also sends its text: never read)."""
+        return self.send("suggestion", [None], {"index": index, "value": value})
 
     def rate(self, index: int, liked: bool | str = True, value: Any = "") -> Reply:
         return self.send("rate", [None], {"index": index, "value": value, "liked": liked})

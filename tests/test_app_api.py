@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -300,11 +301,11 @@ class RecordingAnswerer:
     """Answers every question with `answer`, recording what it was asked."""
 
     def __init__(self, answer: dict):
-        self.answer, self.asked = answer, []
+        self.reply, self.asked = answer, []
 
-    def ask(self, question, history):
+    def answer(self, question, history):
         self.asked.append((question, history))
-        return self.answer
+        return SimpleNamespace(answer=self.reply)
 
 
 def test_respond_asks_with_plain_text_and_shows_the_answer_as_a_chat_message():

@@ -132,3 +132,33 @@ def test_follow_up_in_the_chat_uses_the_conversation(chat):
     ask(chat, "I take blood thinners.")
     follow_up = ask(chat, "Can I still get it?")
     assert "blood thinners" in " ".join(follow_up.locator("blockquote").all_inner_texts()).lower()
+
+
+def test_follow_up_questions_are_buttons_under_the_newest_answer_that_the_keyboard_reaches(chat):
+    ask(chat, "Will the needles hurt?")
+    chips = chat.locator("#qa-chat .options button.option")
+    chips.first.wait_for()
+    offered = chips.all_inner_texts()
+    assert 1 <= len(offered) <= 3 and "Will the needles hurt?" not in offered
+    # Labelled for everyone (the label is the group's first line, read out before the buttons).
+    label = chat.locator("#qa-chat .options").evaluate("e => getComputedStyle(e, '::before').content")
+    assert label == '"You could also ask:"'
+    # The keyboard reaches them: from the text box, Shift+Tab goes back through the chat to the chips.
+    chat.locator("#qa-input textarea").focus()
+    focused = []
+    for _ in range(12):
+        chat.keyboard.press("Shift+Tab")
+        focused.append(chat.evaluate("() => document.activeElement.textContent.trim()"))
+        if focused[-1] == offered[-1]:
+            break
+    assert focused[-1] == offered[-1], focused
+    # Enter asks it.
+    before = chat.locator("#qa-chat .qa-answer").count()
+    chat.keyboard.press("Enter")
+    answer = chat.locator("#qa-chat .qa-answer").nth(before)
+    answer.wait_for()
+    asked = chat.locator("#qa-chat .message.user, #qa-chat [data-testid='user']").last.inner_text()
+    assert offered[-1] in asked
+    assert answer.locator("blockquote").count() >= 1
+    # Only the newest answer has chips, and not the ones just used.
+    assert offered[-1] not in chat.locator("#qa-chat .options button.option").all_inner_texts()

@@ -253,6 +253,23 @@ def test_thumbs_count_only_for_answers_this_page_was_given_and_once_each(served)
     assert first["rating"] == "up" and json.loads(first["sources"]) == given  # the sources of the answer given
 
 
+def test_a_follow_up_chip_asks_the_question_offered_not_what_the_browser_sent(served):
+    with visitor(served) as client:
+        page = ChatPage.open(client)
+        assert page.suggestion(0).error == "Sorry, that question is no longer offered. Please type your question."
+        answered = page.ask("Will the needles hurt?")
+        offered = [option["value"] for option in answered.chat[-1].get("options", [])]
+        assert 1 <= len(offered) <= 3 and "Will the needles hurt?" not in offered
+        marker = "MY-OWN-WORDS-5521"
+        followed = page.suggestion(len(offered) - 1, value=marker)
+        assert followed.ok
+        asked = followed.chat[-2]["content"]
+        assert (asked if isinstance(asked, str) else asked[0]["text"]) == offered[-1]
+        assert "qa-answer" in followed.last_message and marker not in json.dumps(followed.chat)
+        assert page.suggestion(99).error.startswith("Sorry, that question is no longer offered")
+    assert marker not in served.output()
+
+
 # --- row 4: other sites ----------------------------------------------------------------------------------
 
 def test_other_sites_get_no_cors_headers_and_their_requests_are_refused(served):

@@ -127,7 +127,7 @@ def test_a_route_check_refuses_before_the_app():
 
 # --- what the chat page may send ------------------------------------------------------------------------
 
-EVENTS = {0: ("ask", 2), 1: ("example", 1), 2: ("rate", 1), 3: ("clear", 1)}
+EVENTS = {0: ("ask", 2), 1: ("example", 1), 2: ("rate", 1), 3: ("clear", 1), 4: ("suggestion", 1)}
 PAGE = ChatRequests(EVENTS)
 
 
@@ -144,6 +144,7 @@ GOOD = {
     "a thumbs up": event(2, [None], {"index": 1, "value": ["<div>...</div>"], "liked": True}),
     "a thumbs down by label": event(2, [None], {"index": [1, 0], "value": None, "liked": "Dislike"}),
     "the bin": event(3, [None]),
+    "a follow-up question clicked": event(4, [None], {"index": 1, "value": "anything: only the index is read"}),
 }
 BAD = {
     "not json": b"{",
@@ -163,6 +164,8 @@ BAD = {
     "a rating with liked a list": event(2, [None], {"index": 1, "value": "x", "liked": [1]}),
     "a lone surrogate elsewhere": event(2, [None], {"index": 1, "value": "\udfff"}),
     "the bin with event data": event(3, [None], {"index": 0}),
+    "a follow-up without an index": event(4, [None], {"value": "What are the risks?"}),
+    "a follow-up with a question of its own": event(4, ["What are the risks?"], {"index": 0, "value": "x"}),
     "a trigger that is text": event(3, [None], trigger_id="4"),
 }
 
@@ -180,8 +183,8 @@ def test_anything_else_is_refused_without_echoing_it(body):
     assert "etc" not in refused.value.message and "role" not in refused.value.message
 
 
-def test_a_page_must_mark_all_four_events():
-    with pytest.raises(ValueError, match="one handler for each of ask, example, rate, clear"):
+def test_a_page_must_mark_all_five_events():
+    with pytest.raises(ValueError, match="one handler for each of ask, example, suggestion, rate, clear"):
         ChatRequests({0: ("ask", 2)})
 
 
@@ -224,6 +227,20 @@ def test_a_conversation_keeps_its_last_turns_and_each_answer_is_rated_once():
     assert chat_.answer_at(1) is None  # once
     chat_.add("new", "reply")  # the rated answer leaves with its turn; what is rated moves with the messages
     assert chat_.rated.count(True) == 0 and chat_.answer_at(len(chat_.messages) - 1) == "reply"
+
+
+def test_only_the_follow_ups_offered_under_the_newest_reply_can_be_asked():
+    chat_ = Conversation()
+    assert chat_.suggestion_at(0) is None  # nothing offered yet
+    chat_.add("Will it hurt?", "reply", ["How long is a session?", "Is it safe?"])
+    assert chat_.messages[-1]["options"] == [{"label": "How long is a session?", "value": "How long is a session?"},
+                                             {"label": "Is it safe?", "value": "Is it safe?"}]
+    assert [chat_.suggestion_at(i) for i in (0, 1, 2, -1, True, "0")] == ["How long is a session?", "Is it safe?",
+                                                                         None, None, None, None]
+    chat_.add("Is it safe?", "another reply")  # a reply with none: the earlier ones are gone from the page
+    assert chat_.suggestion_at(0) is None and "options" not in chat_.messages[-1]
+    chat_.forget()
+    assert chat_.suggestion_at(0) is None
 
 
 class FakeSession:

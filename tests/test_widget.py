@@ -338,6 +338,36 @@ def test_keyboard_reaches_the_button_and_escape_returns_focus(deployment, visit)
 
 
 @browser_only
+def test_follow_up_questions_are_a_named_group_of_buttons_the_keyboard_reaches(deployment, visit):
+    from playwright.sync_api import expect
+
+    page = visit(deployment.allowed_site + "/")
+    page.locator(BUBBLE).click()
+    frame = page.frame_locator(FRAME)
+    answer = ask(page, "Will the needles hurt?")
+    turn = frame.locator(".qa-turn").last
+    group = turn.get_by_role("group", name="You could also ask:")
+    expect(group).to_be_visible()
+    chips = group.get_by_role("button")
+    offered = chips.all_inner_texts()
+    assert 1 <= len(offered) <= 3 and "Will the needles hurt?" not in offered
+    assert answer.locator(".qa-disclaimer").count() == 1  # the answer keeps its disclaimer; the chips come after it
+    # The keyboard reaches the chips, with a visible focus; Enter asks one, as if typed.
+    chips.first.focus()
+    expect(chips.first).to_be_focused()
+    assert chips.first.evaluate("e => getComputedStyle(e).outlineStyle") == "solid"
+    before = frame.locator(".qa-turn").count()
+    page.keyboard.press("Enter")
+    reply = frame.locator(".qa-turn").nth(before)
+    expect(reply.locator(".qa-user")).to_contain_text(offered[0])
+    reply.locator(".qa-answer").wait_for()
+    expect(frame.locator("#qa-question")).to_be_focused()  # back to typing
+    # No chips under a safety message: nothing competes with getting help.
+    ask(page, "I have crushing chest pain")
+    assert frame.locator(".qa-turn").last.locator(".qa-suggestions").count() == 0
+
+
+@browser_only
 def test_a_site_not_allowed_gets_no_working_chat(deployment, visit):
     from playwright.sync_api import expect
 

@@ -24,6 +24,7 @@
   var HISTORY_MESSAGES = 6; // the last three questions and answers go with each question
   var HISTORY_CHARS = 1500; // per message: the server reads the visitor's turns; whole answers add nothing
   var SAFETY_LEVELS = ["emergency", "urgent", "crisis"];
+  var MAX_SUGGESTIONS = 3; // follow-up questions shown under an answer
   var NOT_AVAILABLE = "Sorry, the chat is not available right now. Please try again in a few minutes.";
 
   var log = byId("qa-log");
@@ -32,6 +33,7 @@
   var sendButton = byId("qa-send");
   var history = [];
   var pending = false;
+  var suggestionGroups = 0;
 
   function byId(id) {
     return document.getElementById(id);
@@ -232,6 +234,30 @@
     return box;
   }
 
+  // Questions the articles answer, offered under an answer (the answer object's `suggestions`): buttons that ask
+  // them, in a group a screen reader names. None under a safety message: nothing should compete with getting help.
+  function suggestionChips(answer) {
+    var questions = strings(answer.suggestions).slice(0, MAX_SUGGESTIONS);
+    if (!questions.length || answer.safety) return null;
+    var group = el("div", "qa-suggestions");
+    group.setAttribute("role", "group");
+    var label = el("p", "qa-suggestions-label", answer.abstained ? "Questions the articles answer:" : "You could also ask:");
+    label.id = "qa-suggestions-" + (++suggestionGroups);
+    group.setAttribute("aria-labelledby", label.id);
+    group.appendChild(label);
+    questions.forEach(function (question) {
+      var button = el("button", "qa-suggestion", text(question, 200));
+      button.type = "button";
+      button.addEventListener("click", function () {
+        if (pending) return;
+        ask(question);
+        input.focus();
+      });
+      group.appendChild(button);
+    });
+    return group;
+  }
+
   function problem(response, body) {
     if (response && response.status === 429) {
       var seconds = parseInt(response.headers.get("Retry-After"), 10);
@@ -275,6 +301,8 @@
       return response.json().catch(function () { return null; }).then(function (data) {
         if (response.ok && data && typeof data.answer_markdown === "string") {
           turn.replaceChild(renderAnswer(data), waiting);
+          var next = suggestionChips(data);
+          if (next) turn.appendChild(next);
           remember(question, data.answer_markdown);
         } else {
           turn.replaceChild(el("p", "qa-msg qa-error", problem(response, data)), waiting);
