@@ -160,6 +160,8 @@ def test_opted_in_questions_are_grouped_by_nearest_section(tmp_path, index_dir):
     down = md.split("## Questions whose answer was rated thumbs-down, by nearest article section")[1]
     assert "### Needles, “Does it hurt?” (5)\n\n- Does it hurt? (asked 5 times)" in down
     assert "All the questions not covered are listed below" in md
+    # Each list says how to turn its questions into bank entries.
+    assert not_covered.count("`python -m qa bank suggest`") == 1 and down.count("`python -m qa bank suggest`") == 1
 
 
 def test_question_text_is_escaped_in_the_report(tmp_path, index_dir):

@@ -271,7 +271,9 @@ def markdown(summary: Summary, *, titles: dict[str, str], events_path: Path, cha
         if not texts:
             continue
         out += [f"## {heading}, by nearest article section", "",
-                "Kept because the clinic set `store_question_text = true`; as typed (cut to 1,000 characters).", ""]
+                "Kept because the clinic set `store_question_text = true`; as typed (cut to 1,000 characters). "
+                "To teach the chat the ones an article does answer, `python -m qa bank suggest` lists them with the "
+                "nearest sentences and a ready `python -m qa bank add` line for each (README: \"The question bank\").", ""]
         found = (groups or {}).get(key)
         if found is None:
             out += [f"- {escape(text)}" for text in texts] + [""]
