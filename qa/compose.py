@@ -1,4 +1,4 @@
-"""Build the answer object (see ../shared/spec/contract.md) and the Markdown the chat shows.
+"""Build the answer object (see docs/contract.md) and the Markdown the chat shows.
 
 Everything shown comes from three places only: verbatim passages from the index, the clinic's
 settings (the disclaimer) and our own phrases (qa/wording.py). Text from passages and from the
