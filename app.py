@@ -179,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot start the chat: {exc}", file=sys.stderr)
         return 1
     args = parse_args(argv)
+    from index.environment import config_file
+    from server.setup_checks import setup_warnings
+
+    for warning in setup_warnings(settings, host=args.host, config_file=config_file()[0]):
+        print(warning, file=sys.stderr, flush=True)
     answerers = LazyAnswerer(settings)
     try:
         answerers.get()  # now, not on the first question: the index build and model load print progress here
