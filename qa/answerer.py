@@ -242,6 +242,10 @@ class Answerer:
                 reply.abstained = True
                 reply.message = wording.abstention(self.settings)
                 reply.suggestions = suggestions.instead_of_abstaining(retrieval.bank_matches)
+                if prepared.language != "en":  # the note says English is what is understood, not "the closest answer"
+                    reply.notes = [wording.other_language_note(NAMES.get(prepared.language), answered=False)
+                                   if note == wording.other_language_note(NAMES.get(prepared.language)) else note
+                                   for note in reply.notes]
             else:
                 reply.hits = retrieval.hits
                 reply.suggestions = suggestions.follow_ups(retrieval.bank_matches, retrieval.hits)

@@ -71,9 +71,14 @@ def truncated_note(max_chars: int) -> str:
     return f"Your message was long, so only its first {max_chars:,} characters were used."
 
 
-def other_language_note(language_name: str | None) -> str:
-    return (f"It looks like you wrote in {language_name or 'another language'}. The articles are in "
-            "English, so here is the closest English answer I could find.")
+def other_language_note(language_name: str | None, *, answered: bool = True) -> str:
+    """The note on a question in another language: with the closest English answer, or, when the articles
+    answer nothing, that only English is understood (so the refusal is not taken as the articles' last word)."""
+    wrote = f"It looks like you wrote in {language_name or 'another language'}."
+    if answered:
+        return f"{wrote} The articles are in English, so here is the closest English answer I could find."
+    return (f"{wrote} I can only answer in English, and I could not match your question to the articles: "
+            "please try asking in English.")
 
 
 def privacy_note(settings: Settings) -> str:

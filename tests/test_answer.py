@@ -116,6 +116,17 @@ def test_other_languages_get_a_note_and_the_best_english_answer(index):
     assert "Spanish" in answer["answer_markdown"] and "English" in answer["answer_markdown"]
 
 
+def test_a_refused_question_in_another_language_is_told_that_only_english_is_understood(index):
+    refused = answerer(index, abstention=ALWAYS).ask("¿Duelen las agujas de la acupuntura?")
+    check_contract(refused)
+    assert refused["abstained"] and refused["notes"] == [
+        "It looks like you wrote in Spanish. I can only answer in English, and I could not match your question to "
+        "the articles: please try asking in English."]
+    answered = answerer(index).ask("¿Duelen las agujas de la acupuntura?")
+    assert not answered["abstained"] and "closest English answer" in answered["notes"][0]
+    assert answerer(index, abstention=ALWAYS).ask("Do the needles hurt?")["notes"] == []
+
+
 def test_the_disclaimer_comes_from_settings(index):
     answer = answerer(index, disclaimer_template="Not advice. Dial {emergency_number}.", emergency_number="000").ask("pain")
     assert answer["disclaimer"] == "Not advice. Dial 000."
