@@ -51,6 +51,8 @@ from .query import PreparedQuestion
 from .retrieve import Evidence
 
 MODEL_FILE = Path(__file__).with_name("abstention.json")
+# The command that remakes MODEL_FILE (README: "Adding your own articles"), named by every error about it.
+REFIT = "python -m qa calibrate eval/questions.jsonl eval/holdout.jsonl eval/calibration.jsonl"
 FEATURES = ("dense_top", "dense_standout", "sentence_top", "lexical", "agreement", "unknown_max", "unknown_sum", "known_share",
             "specific_support", "unsupported_request", "uncovered_topic", "rerank_top", "rerank_margin", "bank_top")
 
@@ -164,15 +166,29 @@ class AbstentionModel:
         if self.reranker and self.reranker != serving:
             raise AbstentionModelError(
                 f"The abstention model was fitted on the re-ranker {self.reranker!r}, but this pipeline re-ranks with "
-                f"{serving!r}. Refit it: python -m qa calibrate eval/questions.jsonl eval/holdout.jsonl eval/calibration.jsonl")
+                f"{serving!r}. Refit it: {REFIT}")
 
     def save(self, path: Path = MODEL_FILE) -> None:
         files.write_json(path, asdict(self))  # a crash mid-write never leaves half a model
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> "AbstentionModel":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        missing = set(FEATURES) - set(data.get("weights", {}))
+        """The model in `path`; AbstentionModelError, with the command that remakes it, when the file is missing,
+        unreadable, not a model, or lacks a feature's weight."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise AbstentionModelError(f"The abstention model {path} is missing. Restore it (git checkout -- {path}) "
+                                       f"or refit it: {REFIT}") from None
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise AbstentionModelError(f"The abstention model {path} cannot be read ({exc.__class__.__name__}: {exc}). "
+                                       f"Restore it (git checkout -- {path}) or refit it: {REFIT}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("weights"), dict):
+            raise AbstentionModelError(f"{path} is not an abstention model (no weights). Refit it: {REFIT}")
+        missing = set(FEATURES) - set(data["weights"])
         if missing:
-            raise AbstentionModelError(f"{path} lacks weights for {sorted(missing)}; refit it: python -m qa calibrate eval/questions.jsonl eval/holdout.jsonl eval/calibration.jsonl")
-        return cls(**data)
+            raise AbstentionModelError(f"{path} lacks weights for {sorted(missing)}; refit it: {REFIT}")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            raise AbstentionModelError(f"{path} is not an abstention model ({exc}). Refit it: {REFIT}") from None

@@ -47,6 +47,31 @@ def test_save_load_roundtrip_and_missing_weights(tmp_path):
         AbstentionModel.load(tmp_path / "m.json")
 
 
+@pytest.mark.parametrize("content, says", [
+    (None, "is missing. Restore it"),
+    ("{", "cannot be read (JSONDecodeError"),
+    (b"\xff\xfe", "cannot be read (UnicodeDecodeError"),
+    ("[]", "is not an abstention model (no weights)"),
+    ('{"weights": 3}', "is not an abstention model (no weights)"),
+])
+def test_a_broken_model_file_is_one_error_with_the_command_that_remakes_it(tmp_path, content, says):
+    from qa.errors import AbstentionModelError, QAError
+
+    path = tmp_path / "abstention.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(AbstentionModelError) as refused:
+        AbstentionModel.load(path)
+    assert isinstance(refused.value, QAError) and says in str(refused.value)
+    assert str(refused.value).endswith("python -m qa calibrate eval/questions.jsonl eval/holdout.jsonl eval/calibration.jsonl")
+    weights = {name: 1.0 for name in FEATURES}
+    path.write_text(json.dumps({"weights": weights, "bias": 0.0, "threshold": 0.5, "colour": "red"}), encoding="utf-8")
+    with pytest.raises(AbstentionModelError, match="is not an abstention model"):
+        AbstentionModel.load(path)
+
+
 def test_the_shipped_model_loads_and_the_neutral_model_never_abstains():
     assert set(AbstentionModel.load().weights) == set(FEATURES)
     assert not AbstentionModel.neutral().should_abstain(_features(unknown_max=1.0, unsupported_request=1.0, dense_top=0.0))
