@@ -10,6 +10,18 @@ Public API:
 """
 
 from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what editors and type checkers see; at run time, __getattr__ below (the same names)
+    from .build import BuildReport, build_index, describe, open_index, stale_reasons
+    from .embedder import MODEL_NAME, Embedder, SentenceTransformerEmbedder, make_embedder
+    from .errors import (BuildLockedError, IndexCorruptError, IndexMismatchError, IndexMissingError,
+                         ModelNotInstalledError, SearchIndexError, SourcesError)
+    from .onnx_embedder import OnnxEmbedder
+    from .passages import Passage, Sentence, split_sentences
+    from .search_index import SearchIndex
+    from .settings import IndexSettings
+    from .sources import Corpus, Document, load_corpus
 
 # name -> the module that defines it. Loaded on first use (PEP 562), so that importing one light module of
 # the package (index.environment, say) does not import FAISS, numpy and BM25 with it.

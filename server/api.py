@@ -27,8 +27,8 @@ from qa.insights.events import answer_event
 from qa.insights.store import EventStore
 
 from .loader import LazyAnswerer, not_ready_message
+from .responses import MAX_BODY_BYTES, error_response
 
-MAX_BODY_BYTES = 64 * 1024
 # /api/ask answers on one thread per core, first come first served. More answers at once only contend for
 # the cores and the GIL: at 16 clients, p95 155 -> 96 ms and answers/s 157 -> 190 (bench/RESULTS.md, "HTTP").
 API_ANSWER_THREADS = os.cpu_count() or 1
@@ -89,10 +89,6 @@ async def read_ask_request(request: Request) -> AskRequest:
         if len(raw) > MAX_BODY_BYTES:
             raise ApiError(f"The request body is over {MAX_BODY_BYTES // 1024} KB.", status=413)
     return parse_ask_request(bytes(raw))
-
-
-def error_response(message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def health(index: SearchIndex) -> dict:

@@ -24,7 +24,7 @@ from typing import Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .api import MAX_BODY_BYTES, error_response
+from .responses import MAX_BODY_BYTES, error_response
 
 # A whole body within this long, from the end of the headers: 64 KB takes milliseconds on any real line.
 BODY_SECONDS = 10.0

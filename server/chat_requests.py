@@ -30,7 +30,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .api import error_response
+from .responses import error_response
 from .bodies import BodyRefused, parse_json_object
 from .routes import SESSION_ID
 

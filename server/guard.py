@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa import ConfigError
 
-from .api import error_response
+from .responses import error_response
 
 # scheme://host[:port], where "*" may stand for the port or for the subdomains of the host.
 _ORIGIN_PATTERN = re.compile(r"(https?)://(\*\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::(\d{1,5}|\*))?")

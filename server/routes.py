@@ -22,7 +22,7 @@ from typing import Iterator
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .api import error_response
+from .responses import error_response
 
 GET = frozenset({"GET", "HEAD"})
 # The page's session ids, as Gradio's browser code makes them (random base-36); a little room for other clients.
