@@ -279,3 +279,22 @@ def test_every_kind_of_the_two_lists_has_its_own_sentence_for_the_clinic():
 
     kinds = set(load_word_lists(REQUESTS_FILE)) | set(load_word_lists(TOPICS_FILE))
     assert kinds == set(SUGGESTIONS), kinds ^ set(SUGGESTIONS)
+
+
+def test_two_articles_of_one_title_stay_two_in_the_tables_and_the_bars():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from qa.insights.report import _bars, _short, _title, distinct_titles
+
+    titles = distinct_titles({"needles": "About Needles", "clinic-needles": "About Needles", "qi": "Qi"})
+    labels = [_short(_title(titles, s)) for s in ("needles", "clinic-needles", "qi")]
+    assert labels == ["About Needles (needles)", "About Needles (clinic-needles)", "Qi"]
+    fig, ax = _bars(plt, ["Same", "Same", "Other"], [3, 5, 1], colour="#333333", xlabel="x", title="t")
+    try:
+        assert [round(bar.get_width()) for bar in ax.patches] == [3, 5, 1]  # three bars, none absorbed
+        assert [tick.get_text() for tick in ax.get_yticklabels()] == ["Same", "Same", "Other"]
+    finally:
+        plt.close(fig)

@@ -160,6 +160,17 @@ def _title(titles: dict[str, str], source_id: str) -> str:
     return titles.get(source_id, source_id)
 
 
+def distinct_titles(titles: dict[str, str]) -> dict[str, str]:
+    """Article titles by source id, a title that two articles share followed by each one's id, so that the
+    report's tables and bars never merge two articles (a clinic's page may reuse an article's title).
+
+    >>> distinct_titles({"a": "Needles", "b": "Needles", "c": "Qi"})
+    {'a': 'Needles (a)', 'b': 'Needles (b)', 'c': 'Qi'}
+    """
+    shared = {t for t in titles.values() if list(titles.values()).count(t) > 1}
+    return {sid: f"{title} ({sid})" if title in shared else title for sid, title in titles.items()}
+
+
 def down_share(summary: Summary, source_id: str) -> str:
     votes = summary.ratings.get(source_id, Counter())
     return _pct(votes["down"], votes["up"] + votes["down"])
@@ -341,7 +352,10 @@ def _bars(plt, labels: list[str], values: list[int], *, colour: str, xlabel: str
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.2))
-    ax.barh(labels, values, color=colour)
+    # By position, not by label: matplotlib draws bars of equal labels as one (two articles of one title).
+    rows = list(range(len(labels)))
+    ax.barh(rows, values, color=colour)
+    ax.set_yticks(rows, labels)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_title(title)
@@ -409,7 +423,7 @@ def make_report(settings: Settings, *, days: int = 30, events_path: Path | None 
         conn.close()
 
     index, problem = _index(settings, embedder)
-    titles = {p.source_id: p.title for p in index.passages} if index is not None else {}
+    titles = distinct_titles({p.source_id: p.title for p in index.passages}) if index is not None else {}
     if problem:
         notes.append(f"Article titles are not shown: the index could not be read ({problem}).")
     summary = summarize(answers, ratings, start=start, end=today, source_ids=index.source_ids if index else ())
