@@ -162,3 +162,36 @@ def test_follow_up_questions_are_buttons_under_the_newest_answer_that_the_keyboa
     assert answer.locator("blockquote").count() >= 1
     # Only the newest answer has chips, and not the ones just used.
     assert offered[-1] not in chat.locator("#qa-chat .options button.option").all_inner_texts()
+
+
+@pytest.mark.parametrize("width, height", [(375, 740), (1280, 900)])
+def test_the_page_fits_a_phone_with_one_scroll_and_the_disclaimer_once_on_screen(browser, server, tmp_path, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(ANSWER_TIMEOUT)
+        page.goto(server + "/", wait_until="load")
+        page.locator("#qa-input textarea").wait_for()
+        footer_disclaimer = page.locator("#qa-footer .qa-disclaimer")
+        assert footer_disclaimer.is_visible()  # before any answer, the page says it once, in the footer
+        answer = ask(page, "Will the needles hurt?")
+        page.wait_for_timeout(300)
+        page.screenshot(path=tmp_path / f"chat-{width}.png", full_page=True)
+        # Every answer carries the disclaimer; the footer's copy is gone once one is on screen.
+        assert DISCLAIMER_START in answer.locator("small").inner_text()
+        assert not footer_disclaimer.is_visible()
+        assert "Nothing you type is stored" in page.locator("#qa-footer").inner_text()
+        if width < 600:
+            # The answer takes the width of the screen (it was 205 px of 375), and the chat grows with the
+            # conversation: nothing inside it scrolls, only the page.
+            assert answer.bounding_box()["width"] >= 0.7 * width
+            inner = page.evaluate("""() => [...document.querySelectorAll('#qa-chat, #qa-chat *')].filter(e =>
+                e.scrollHeight > e.clientHeight + 5 && /auto|scroll/.test(getComputedStyle(e).overflowY)).length""")
+            assert inner == 0
+            # Scrolled to the top of the answer, the question box is still on screen.
+            answer.scroll_into_view_if_needed()
+            page.evaluate("() => window.scrollTo(0, document.querySelector('#qa-chat .qa-answer').getBoundingClientRect().top + window.scrollY)")
+            box = page.locator("#qa-input textarea").bounding_box()
+            assert 0 <= box["y"] and box["y"] + box["height"] <= height
+    finally:
+        context.close()
