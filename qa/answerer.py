@@ -220,8 +220,6 @@ class Answerer:
             reply.abstained = True
             reply.message = wording.after_safety(self.settings)
         else:
-            if prepared.language != "en":
-                reply.notes.append(wording.other_language_note(NAMES.get(prepared.language)))
             medicine = medicines.is_medicine_change(prepared.text) or medicines.is_medicine_change(prepared.asking)
             if medicine:
                 reply.notes.insert(0, wording.MEDICINE_CAUTION)
@@ -242,13 +240,11 @@ class Answerer:
                 reply.abstained = True
                 reply.message = wording.abstention(self.settings)
                 reply.suggestions = suggestions.instead_of_abstaining(retrieval.bank_matches)
-                if prepared.language != "en":  # the note says English is what is understood, not "the closest answer"
-                    reply.notes = [wording.other_language_note(NAMES.get(prepared.language), answered=False)
-                                   if note == wording.other_language_note(NAMES.get(prepared.language)) else note
-                                   for note in reply.notes]
             else:
                 reply.hits = retrieval.hits
                 reply.suggestions = suggestions.follow_ups(retrieval.bank_matches, retrieval.hits)
+            if prepared.language != "en":  # after the outcome: refused, it says only English is understood
+                reply.notes.append(wording.other_language_note(NAMES.get(prepared.language), answered=not reply.abstained))
         answer = answer_object(reply, self.settings)
         answer["question"] = question if isinstance(question, str) else ""
         return Result(answer, prepared, retrieval, values, (time.perf_counter() - started) * 1000)

@@ -92,14 +92,14 @@ def load_word_lists(path: Path) -> dict[str, list[str]]:
     return {kind: [w.lower() for w in words] for kind, words in data.items()}
 
 
-def load_word_kinds(path: Path) -> dict[str, re.Pattern]:
-    """Kinds of request (requests.yaml) or of topic (topics.yaml) -> a pattern of their words."""
-    return {kind: whole_words_pattern(words) for kind, words in load_word_lists(path).items()}
+def word_kinds(lists: dict[str, list[str]]) -> dict[str, re.Pattern]:
+    """Kinds (of request, of topic) -> a pattern of their words."""
+    return {kind: whole_words_pattern(words) for kind, words in lists.items()}
 
 
-def list_words(*paths: Path) -> set[str]:
+def list_words(*lists: dict[str, list[str]]) -> set[str]:
     """Every word of the lists' entries ("medi-cal", "walk-ins", "comp" of "workers comp"): never spell-corrected."""
-    return {w for path in paths for entries in load_word_lists(path).values() for entry in entries
+    return {w for kinds in lists for entries in kinds.values() for entry in entries
             for w in re.findall(r"[a-z][a-z\-']*[a-z]", entry)}
 
 
@@ -126,16 +126,20 @@ class QueryBuilder:
         self.lay_words = glossary.lay_words()
         self.lay_stems = {s for w in self.lay_words for s in lexical.tokens(w)}
         self.lay_terms = glossary.lay_terms()
-        self.spelling = SpellFixer(words + Counter(self.lay_words),
-                                   keep=list_words(REQUESTS_FILE, TOPICS_FILE) if requests is None and topics is None else set())
+        # The shipped lists, read once: their patterns below, and their words, which the spelling fixer keeps as
+        # typed. Lists given as patterns (tests) keep nothing.
+        request_lists = load_word_lists(REQUESTS_FILE) if requests is None else None
+        topic_lists = load_word_lists(TOPICS_FILE) if topics is None else None
+        keep = list_words(request_lists, topic_lists) if request_lists is not None and topic_lists is not None else set()
+        self.spelling = SpellFixer(words + Counter(self.lay_words), keep=keep)
         # Stems in more than COMMON_SHARE of passages ("acupunctur", "neuropathi", "pain") say a question
         # is in the domain, not what it asks; what it asks is in the other, specific terms.
         document_frequency = Counter(s for text in corpus_texts for s in set(lexical.tokens(text)))
         limit = max(COMMON_MIN_PASSAGES, COMMON_SHARE * len(corpus_texts))
         self.common_stems = {s for s, n in document_frequency.items() if n > limit}
         self.max_chars = max_chars
-        self.requests = load_word_kinds(REQUESTS_FILE) if requests is None else requests
-        self.topics = load_word_kinds(TOPICS_FILE) if topics is None else topics
+        self.requests = word_kinds(request_lists) if requests is None else requests
+        self.topics = word_kinds(topic_lists) if topics is None else topics
         self._corpus_text = " ".join(corpus_texts).lower()
 
     def key_terms(self, text: str) -> list[str]:

@@ -30,8 +30,8 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .responses import error_response
 from .bodies import BodyRefused, parse_json_object
+from .responses import error_response
 from .routes import SESSION_ID
 
 EventKind = Literal["ask", "example", "suggestion", "rate", "clear"]

@@ -44,6 +44,11 @@ def normalise_origin_pattern(text: str) -> str:
     return candidate.removesuffix(f":{port}") if port == _DEFAULT_PORTS[scheme] else candidate
 
 
+def origin_host(pattern: str) -> str:
+    """The host of an allowed_origins entry as OriginAllowList keeps it ("http://localhost:*" -> "localhost")."""
+    return _ORIGIN_PATTERN.fullmatch(pattern).group(3)
+
+
 def _origin_regex(pattern: str) -> str:
     scheme, wildcard, host, port = _ORIGIN_PATTERN.fullmatch(pattern).groups()
     regex = re.escape(f"{scheme}://") + (r"(?:[a-z0-9-]+\.)+" if wildcard else "") + re.escape(host)

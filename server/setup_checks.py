@@ -11,13 +11,13 @@ server; `python app.py` prints them before it serves.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from qa.config import Settings
 
+from .guard import OriginAllowList, origin_host
+
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
-_LOCAL_ORIGIN = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:(\d+|\*))?$")
 
 
 def serves_other_machines(host: str) -> bool:
@@ -30,7 +30,7 @@ def setup_warnings(settings: Settings, *, host: str, config_file: str | Path) ->
     if not serves_other_machines(host):
         return []
     warnings = []
-    if all(_LOCAL_ORIGIN.match(origin) for origin in settings.allowed_origins):
+    if all(origin_host(origin) in LOCAL_HOSTS for origin in OriginAllowList(settings.allowed_origins).patterns):
         warnings.append(
             f"Warning: [widget] allowed_origins in {config_file} allows only pages on this machine "
             f"({', '.join(settings.allowed_origins) or 'none'}), but the chat is served to other machines on {host}: "

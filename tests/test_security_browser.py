@@ -38,18 +38,12 @@ def clinic_with_one_site(directory: Path, site: str) -> Path:
     return path
 
 
-def answers_recorded(events: Path) -> int:
+def recorded(events: Path, table: str) -> int:
+    """Rows of `table` ("answers", "ratings") in the insights store so far."""
     if not events.exists():
         return 0
     with closing(sqlite3.connect(events)) as conn:
-        return conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
-
-
-def ratings_recorded(events: Path) -> int:
-    if not events.exists():
-        return 0
-    with closing(sqlite3.connect(events)) as conn:
-        return conn.execute("SELECT COUNT(*) FROM ratings").fetchone()[0]
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +94,7 @@ def json_post(body: dict) -> dict:
 def test_a_page_on_another_site_can_read_nothing_from_the_chat_server(sites, page_on):
     server, allowed, foreign, server_dir = sites
     events = server_dir / "events.sqlite3"
-    before = answers_recorded(events)
+    before = recorded(events, "answers")
     attacker = page_on(foreign + "/")
     base = server.base
     attempts = {
@@ -133,10 +127,10 @@ def test_a_page_on_another_site_can_read_nothing_from_the_chat_server(sites, pag
     assert clinic.evaluate(FETCH, [f"{base}/config", {}]) == "blocked: TypeError"
     # Of all that, only the clinic's first question was answered (the one with credentials failed its preflight) (the store writes in order: wait for it).
     deadline = time.monotonic() + 30
-    while answers_recorded(events) < before + 1 and time.monotonic() < deadline:
+    while recorded(events, "answers") < before + 1 and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
-    assert answers_recorded(events) == before + 1
+    assert recorded(events, "answers") == before + 1
 
 
 def test_a_closed_chat_page_leaves_nothing_of_its_conversation_behind(sites, page_on):
@@ -162,7 +156,7 @@ def test_a_closed_chat_page_leaves_nothing_of_its_conversation_behind(sites, pag
 
     # Someone who has the id (from a log, a shoulder) gets nothing of it: no thumbs for its answer, no deep link.
     events = server_dir / "events.sqlite3"
-    ratings = ratings_recorded(events)
+    ratings = recorded(events, "ratings")
     with httpx.Client(base_url=server.base, timeout=60) as client:
         impostor = ChatPage.open(client, session=session)
         assert impostor.rate(1, False).ok
@@ -171,7 +165,7 @@ def test_a_closed_chat_page_leaves_nothing_of_its_conversation_behind(sites, pag
         # A rating for an answer this session was given would be written by the time a new answer is.
         assert client.post("/api/ask", json={"question": "Do the needles hurt?"}).status_code == 200
     time.sleep(1.5)
-    assert ratings_recorded(events) == ratings
+    assert recorded(events, "ratings") == ratings
     temp = server_dir / "gradio-tmp"
     assert not list(temp.rglob("state.json")) if temp.exists() else True
     log = server.output()

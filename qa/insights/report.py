@@ -167,7 +167,7 @@ def distinct_titles(titles: dict[str, str]) -> dict[str, str]:
     >>> distinct_titles({"a": "Needles", "b": "Needles", "c": "Qi"})
     {'a': 'Needles (a)', 'b': 'Needles (b)', 'c': 'Qi'}
     """
-    shared = {t for t in titles.values() if list(titles.values()).count(t) > 1}
+    shared = {title for title, count in Counter(titles.values()).items() if count > 1}
     return {sid: f"{title} ({sid})" if title in shared else title for sid, title in titles.items()}
 
 
