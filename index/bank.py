@@ -98,7 +98,7 @@ def load_bank(sources: str | Path, corpus: Corpus) -> tuple[BankFile, ...]:
         source_id = path.name[: -len(SUFFIX)]
         document = documents.get(source_id)
         if document is None:
-            problems.append(f"{path}: there is no article '{source_id}' for this bank (no {source_id}.md, .txt or .html was read). "
+            problems.append(f"{path}: there is no article '{source_id}' for this bank (no {source_id}.md, .txt, .html, .pdf or .docx was read). "
                             f"Rename the bank after its article's file, or remove it.")
             continue
         bank, found = _read_bank(path, document, seen)

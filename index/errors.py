@@ -15,6 +15,13 @@ class SourcesError(SearchIndexError):
     """The sources cannot be read: missing or empty directory, no usable file, clashing ids."""
 
 
+class UnreadableSource(Exception):
+    """A source file that was opened but gives no usable text; the build names it with this reason and goes on.
+
+    Not a `SearchIndexError`: it never reaches the user as an error, only as a line of the build's output.
+    """
+
+
 class ModelNotInstalledError(SearchIndexError):
     """The embedding model package is not installed."""
 

@@ -6,10 +6,14 @@ Accepted inputs, in a directory or given as a single file:
   Markdown body whose ATX headings (``## Heading``) start sections;
 - ``.txt``: the first non-empty line is the title, the rest is the body (headings as in .md);
 - ``.html`` / ``.htm``: main text extracted with trafilatura (navigation and boilerplate dropped);
+- ``.pdf``: the text layer, headings found by font size, page numbers left out (pdf_text.py);
+- ``.docx``: Word's paragraphs and tables, its headings kept as sections (docx_text.py);
 - ``corpus.jsonl`` (BEIR layout): one ``{"_id", "title", "text"}`` object per line, one document each.
 
-A file with no usable text, or one that cannot be read, is reported as `Skipped` and left out;
-the build goes on. Text before the first heading belongs to the section named
+A file with no usable text, one that cannot be read, and any other file in the directory (an old
+.doc, a picture, a spreadsheet) is reported as `Skipped` with the reason and what to do, and left
+out; the build goes on. Only question banks (``<source_id>.questions.yaml``, read by bank.py) and
+hidden files are passed over without a word. Text before the first heading belongs to the section named
 `LEAD_SECTION`. The source id of a file is its name without extension.
 
 Not here: sentence splitting and passages (passages.py), embedding (embedder.py).
@@ -26,7 +30,9 @@ from pathlib import Path
 import frontmatter
 import yaml
 
-from .errors import SourcesError
+from .docx_text import read_docx
+from .errors import SourcesError, UnreadableSource
+from .pdf_text import read_pdf
 
 LEAD_SECTION = "Introduction"
 BEIR_CORPUS_NAME = "corpus.jsonl"
@@ -108,19 +114,15 @@ def _metadata(raw: dict) -> dict:
 def _document(source_id: str, title: str, body: str, digest: str, path: Path, meta: dict) -> Document:
     sections = split_sections(body)
     if not sections:
-        raise _NoText("it has no body text")
+        raise UnreadableSource("it has no body text")
     return Document(source_id, title.strip() or source_id, body, sections, digest, str(path), meta)
-
-
-class _NoText(Exception):
-    """Internal: the file was read but holds no usable text (becomes a `Skipped`)."""
 
 
 def _read_markdown(path: Path, raw: bytes) -> Document:
     try:
         post = frontmatter.loads(raw.decode("utf-8"))
     except yaml.YAMLError as exc:
-        raise _NoText(f"its YAML front matter is invalid ({exc.__class__.__name__}); fix the block between the '---' lines") from exc
+        raise UnreadableSource(f"its YAML front matter is invalid ({exc.__class__.__name__}); fix the block between the '---' lines") from exc
     title = str(post.metadata.get("title") or "")
     if not title:
         first_heading = _HEADING.search(post.content)
@@ -135,7 +137,7 @@ def _read_text(path: Path, raw: bytes) -> Document:
         if line.strip():
             title, body = line.strip().lstrip("#").strip(), "".join(lines[i + 1 :])
             return _document(path.stem, title, body, _sha256(raw), path, {})
-    raise _NoText("it is empty")
+    raise UnreadableSource("it is empty")
 
 
 def _read_html(path: Path, raw: bytes) -> Document:
@@ -144,7 +146,7 @@ def _read_html(path: Path, raw: bytes) -> Document:
     html = raw.decode("utf-8", errors="replace")
     body = trafilatura.extract(html, output_format="markdown", include_comments=False, include_tables=False, favor_precision=True)
     if not body or not body.strip():
-        raise _NoText("no main text could be extracted from the HTML")
+        raise UnreadableSource("no main text could be extracted from the HTML")
     meta_obj = trafilatura.extract_metadata(html)
     meta = {}
     title = ""
@@ -154,7 +156,48 @@ def _read_html(path: Path, raw: bytes) -> Document:
     return _document(path.stem, title, body, _sha256(raw), path, meta)
 
 
-_READERS = {".md": _read_markdown, ".markdown": _read_markdown, ".txt": _read_text, ".html": _read_html, ".htm": _read_html}
+def _read_pdf(path: Path, raw: bytes) -> Document:
+    title, body = read_pdf(raw)
+    return _document(path.stem, title, body, _sha256(raw), path, {})
+
+
+def _read_docx(path: Path, raw: bytes) -> Document:
+    title, body = read_docx(raw)
+    return _document(path.stem, title, body, _sha256(raw), path, {})
+
+
+_READERS = {
+    ".md": _read_markdown, ".markdown": _read_markdown, ".txt": _read_text, ".html": _read_html, ".htm": _read_html,
+    ".pdf": _read_pdf, ".docx": _read_docx,
+}
+READ_SUFFIXES = (".md", ".txt", ".html", ".pdf", ".docx")
+COMPANION_SUFFIXES = (".questions.yaml",)  # read beside an article by bank.py, not a source of their own
+_SAVE_AS = "save it as .docx or PDF (File > Save As) and rebuild"
+_NOT_READ = {
+    ".doc": "it is an old Word 97-2003 file; " + _SAVE_AS,
+    ".rtf": "RTF is not read; " + _SAVE_AS,
+    ".odt": "OpenDocument text is not read; " + _SAVE_AS,
+    ".pages": "Apple Pages files are not read; export it as PDF or Word and rebuild",
+    ".pptx": "slides are not read; export them as PDF and rebuild",
+    ".ppt": "slides are not read; export them as PDF and rebuild",
+}
+_PICTURES = (".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".heic", ".webp", ".bmp")
+
+
+def unread_reason(path: Path) -> str:
+    """Why a file in the sources directory is not read, and what to do instead.
+
+    >>> unread_reason(Path("leaflet.doc"))
+    'it is an old Word 97-2003 file; save it as .docx or PDF (File > Save As) and rebuild'
+    """
+    suffix = path.suffix.lower()
+    if path.name.startswith("~$"):
+        return "it is Word's lock file for a document open in Word; it goes away when Word is closed"
+    if suffix in _NOT_READ:
+        return _NOT_READ[suffix]
+    if suffix in _PICTURES:
+        return "it is a picture, and text in a picture is not read; add the handout as text, .docx or a text PDF"
+    return f"it is not a kind of file the build reads ({', '.join(READ_SUFFIXES)} or {BEIR_CORPUS_NAME})"
 
 
 def _read_beir(path: Path) -> tuple[list[Document], list[Skipped]]:
@@ -192,6 +235,13 @@ def _source_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
+def _is_readable(path: Path, root: Path) -> bool:
+    suffix = path.suffix.lower()
+    if path.name.startswith("~$"):  # Word's lock file beside an open document
+        return False
+    return suffix in _READERS or path.name == BEIR_CORPUS_NAME or (root.is_file() and suffix == ".jsonl")
+
+
 def load_corpus(sources: str | Path) -> Corpus:
     """Read every usable source under `sources` (a directory or one file).
 
@@ -200,17 +250,18 @@ def load_corpus(sources: str | Path) -> Corpus:
     """
     root = Path(sources)
     if not root.exists():
-        raise SourcesError(f"Sources not found: {root}. Pass --sources with a directory of .md/.txt/.html files or a corpus.jsonl.")
-    files = _source_files(root)
-    candidates = [p for p in files if p.suffix.lower() in _READERS or p.name == BEIR_CORPUS_NAME or (root.is_file() and p.suffix == ".jsonl")]
-    if not candidates:
-        raise SourcesError(
-            f"No source files in {root}. Add .md, .txt, .html files or a {BEIR_CORPUS_NAME} "
-            "(see README, 'Adding your own articles')."
-        )
+        raise SourcesError(f"Sources not found: {root}. Pass --sources with a directory of .md/.txt/.html/.pdf/.docx files or a corpus.jsonl.")
+    files = [p for p in _source_files(root) if not p.name.lower().endswith(COMPANION_SUFFIXES)]
+    readable = [p for p in files if _is_readable(p, root)]
     documents: list[Document] = []
-    skipped: list[Skipped] = []
-    for path in candidates:
+    skipped = [Skipped(str(p), unread_reason(p)) for p in files if p not in readable]
+    if not readable:
+        unread = "".join(f" {s.path}: {s.reason}." for s in skipped)
+        raise SourcesError(
+            f"No source files in {root}. Add {', '.join(READ_SUFFIXES)} files or a {BEIR_CORPUS_NAME} "
+            f"(see README, 'Adding your own articles').{unread}"
+        )
+    for path in readable:
         if path.suffix == ".jsonl":
             docs, skips = _read_beir(path)
             documents.extend(docs)
@@ -223,7 +274,7 @@ def load_corpus(sources: str | Path) -> Corpus:
             skipped.append(Skipped(str(path), f"cannot be read ({exc.strerror or exc}); check the file's permissions"))
         except UnicodeDecodeError:
             skipped.append(Skipped(str(path), "it is not UTF-8 text; save it as UTF-8"))
-        except _NoText as exc:
+        except UnreadableSource as exc:
             skipped.append(Skipped(str(path), str(exc)))
     seen: dict[str, str] = {}
     for doc in documents:
@@ -236,4 +287,4 @@ def load_corpus(sources: str | Path) -> Corpus:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped)
         raise SourcesError(f"No usable text in {root} ({reasons}).")
     documents.sort(key=lambda d: d.source_id)
-    return Corpus(tuple(documents), tuple(skipped))
+    return Corpus(tuple(documents), tuple(sorted(skipped, key=lambda s: s.path)))

@@ -47,7 +47,7 @@ def test_info_json_prints_the_manifest(real_index_dir):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["build", "--sources", "no/such/dir", "--out", "{tmp}/idx"], "error: Sources not found: no/such/dir. Pass --sources with a directory of .md/.txt/.html files or a corpus.jsonl."),
+        (["build", "--sources", "no/such/dir", "--out", "{tmp}/idx"], "error: Sources not found: no/such/dir. Pass --sources with a directory of .md/.txt/.html/.pdf/.docx files or a corpus.jsonl."),
         (["info", "--out", "{tmp}/none"], "error: No index in {tmp}/none. Build it: python -m index build --out {tmp}/none"),
     ],
 )

@@ -108,7 +108,8 @@ def test_missing_sources_directory(tmp_path):
 
 def test_empty_sources_directory(tmp_path):
     (tmp_path / "notes.csv").write_text("a,b\n")
-    with pytest.raises(SourcesError, match="No source files in .* Add .md, .txt, .html files or a corpus.jsonl"):
+    with pytest.raises(SourcesError, match=r"No source files in .* Add .md, .txt, .html, .pdf, .docx files or a corpus.jsonl"
+                       r".*notes.csv: it is not a kind of file the build reads"):
         load_corpus(tmp_path)
 
 
