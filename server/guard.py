@@ -2,10 +2,10 @@
 ASGI middleware that applies them, with the headers every response carries.
 
 `[widget] allowed_origins` in clinic.toml names the sites that may show the chat in a frame (every response
-carries `Content-Security-Policy: frame-ancestors`) and call `POST /api/ask` from a browser (CORS, on that
-path only). Every other route answers only the server's own pages: a request that a page on another site
-makes is refused, and no response but /api/ask's carries CORS headers (Gradio's own would allow any
-origin). Each visitor gets at most `[widget] rate_limit_per_minute` answers a minute, from the API and the
+carries `Content-Security-Policy: frame-ancestors`), call `POST /api/ask` from a browser, and read
+`GET /widget.json`, the widget's check before it shows its button (CORS, on those two paths only). Every
+other route answers only the server's own pages: a request that a page on another site makes is refused,
+and no other response carries CORS headers (Gradio's own would allow any origin). Each visitor gets at most `[widget] rate_limit_per_minute` answers a minute, from the API and the
 chat page together, then 429 with Retry-After. The limiter keeps only the times of a visitor's last minute
 of answers, in memory.
 """
@@ -29,6 +29,9 @@ from .responses import error_response
 # scheme://host[:port], where "*" may stand for the port or for the subdomains of the host.
 _ORIGIN_PATTERN = re.compile(r"(https?)://(\*\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::(\d{1,5}|\*))?")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+API_PATH = "/api/ask"
+WIDGET_CHECK_PATH = "/widget.json"  # server/widget.py: whether the page's site may show the chat, and its title
+CROSS_ORIGIN_PATHS = (API_PATH, WIDGET_CHECK_PATH)
 
 
 def normalise_origin_pattern(text: str) -> str:
@@ -147,16 +150,20 @@ class RateLimiter:
 
 
 class ApiGuard:
-    """ASGI middleware for `/api/ask` only: CORS from the allow-list, then the per-client rate limit (POST).
+    """ASGI middleware for `/api/ask`: CORS from the allow-list, then the per-client rate limit (POST); and for
+    `/widget.json`: CORS from the allow-list for GET (no preflight, no limit: it is as cheap as /widget.js).
 
-    Only that path: the Gradio app mounted at "/" answers CORS for its own routes, and a response with
+    Only those paths: the Gradio app mounted at "/" answers CORS for its own routes, and a response with
     two sets of CORS headers is refused by browsers. The client is the connection's address, or the
     X-Forwarded-For address set by a proxy uvicorn trusts (FORWARDED_ALLOW_IPS, by default 127.0.0.1).
     """
 
-    def __init__(self, app: ASGIApp, *, origins: OriginAllowList, limiter: RateLimiter, path: str = "/api/ask"):
+    def __init__(self, app: ASGIApp, *, origins: OriginAllowList, limiter: RateLimiter, path: str = API_PATH,
+                 check_path: str = WIDGET_CHECK_PATH):
         self.app = app
         self.path = path
+        self.check_path = check_path
+        self.check = CORSMiddleware(app, allow_origin_regex=origins.regex, allow_methods=["GET"], max_age=600)
         self.limiter = limiter
         # The 429 goes out through CORS too, so a page on an allowed site can read it and its Retry-After.
         # No credentials: the API uses no cookies, so browsers never send any.
@@ -166,6 +173,8 @@ class ApiGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == self.path:
             await self.guarded(scope, receive, send)
+        elif scope["type"] == "http" and scope["path"] == self.check_path:
+            await self.check(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -240,35 +249,47 @@ def _host_of_origin(origin: str) -> str | None:
     return rest.lower().removesuffix(f":{default}") if default else rest.lower()
 
 
+def same_origin(origin: str, host: str, scheme: str = "http") -> bool:
+    """Whether a request's Origin is the server itself, as the browser addressed it (Host), default ports aside.
+
+    >>> same_origin("http://127.0.0.1:7860", "127.0.0.1:7860"), same_origin("https://chat.example.org", "chat.example.org:443", "https")
+    (True, True)
+    >>> same_origin("https://evil.example", "chat.example.org", "https"), same_origin("null", "chat.example.org")
+    (False, False)
+    """
+    host = host.lower()
+    host = _host_of_origin(f"{scheme}://{host}") or host
+    return _host_of_origin(origin) == host
+
+
 class SameOrigin:
-    """ASGI middleware: every route but `api_path` answers only the server's own pages.
+    """ASGI middleware: every route but `cross_origin_paths` answers only the server's own pages.
 
     A request whose Origin is another site (a script on another site calling Gradio's routes, or the page's
     config) gets 403 and reaches nothing; the request's host is what the browser asked for (Host), default
     ports aside. No response of those routes carries CORS headers: Gradio's own middleware would allow any
     origin, with credentials, whenever the host is not localhost. X-Forwarded-Host is removed from every
     request: nginx passes the visitor's Host as it is, and Gradio would build the page's links from a forged
-    one. `api_path` is ApiGuard's: CORS for the allowed sites.
+    one. `cross_origin_paths` are ApiGuard's: CORS for the allowed sites.
     """
 
-    def __init__(self, app: ASGIApp, *, api_path: str = "/api/ask"):
+    def __init__(self, app: ASGIApp, *, cross_origin_paths: tuple[str, ...] = CROSS_ORIGIN_PATHS):
         self.app = app
-        self.api_path = api_path
+        self.cross_origin_paths = cross_origin_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"x-forwarded-host"]}
-        if scope["path"] == self.api_path:
+        if scope["path"] in self.cross_origin_paths:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
         origin = headers.get(b"origin")
         if origin is not None:
-            host = headers.get(b"host", b"").decode("latin-1").lower()
-            host = _host_of_origin(f"{scope.get('scheme', 'http')}://{host}") or host
-            if _host_of_origin(origin.decode("latin-1")) != host:
+            host = headers.get(b"host", b"").decode("latin-1")
+            if not same_origin(origin.decode("latin-1"), host, scope.get("scheme", "http")):
                 await error_response("This address answers only its own pages.", 403)(scope, receive, send)
                 return
 

@@ -67,6 +67,7 @@ ALLOWED: tuple[Door, ...] = (
     Door(frozenset({"GET", "PUT", "PATCH", "DELETE"}), "/api/ask", "answered 405 with what to send instead"),
     Door(frozenset({"GET"}), "/healthz", "health checks (nginx, systemd, operators)"),
     Door(frozenset({"GET"}), "/widget.js", "the widget's script, on a clinic's pages"),
+    Door(frozenset({"GET"}), "/widget.json", "the widget's check, before it shows its button: is this site allowed, and the title"),
     Door(frozenset({"GET"}), "/embed", "the widget's chat panel, in its iframe"),
     Door(frozenset({"GET"}), "/embed.js", "the panel's script"),
     Door(frozenset({"GET"}), "/embed.css", "the panel's style"),

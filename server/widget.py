@@ -1,5 +1,11 @@
-"""The widget: `GET /widget.js`, which adds a chat button to a clinic's page, and `/embed`, the compact chat
-page of our own (no Gradio) that the button opens in an iframe, with its script and style.
+"""The widget: `GET /widget.js`, which adds a chat button to a clinic's page; `GET /widget.json`, which the
+script asks before it shows the button; and `/embed`, the compact chat page of our own (no Gradio) that the
+button opens in an iframe, with its script and style.
+
+`/widget.json` answers `{"title": clinic name}` to the server's own pages and to the sites in
+`[widget] allowed_origins` (readable through CORS, server/guard.py's ApiGuard), and 403 naming the setting to
+anyone else, so on a site that is not allowed the button never appears (rather than failing after a click),
+and the button's tooltip says what the panel's title will say.
 
 The files are in web/ and read once, when the routes are added. The embedded page gets its own
 Content-Security-Policy: it loads only its own script and style, talks only to this server, and only the
@@ -21,13 +27,14 @@ import re
 from typing import Callable
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from qa import Settings
 from qa.compose import safe_url
 
 from . import WEB_DIR
-from .guard import OriginAllowList
+from .guard import WIDGET_CHECK_PATH, OriginAllowList, same_origin
+from .responses import error_response
 
 # The embedded page loads only its own script and style and talks only to this server.
 EMBED_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -82,8 +89,14 @@ def _asset(body: bytes, media_type: str) -> Callable[[], Response]:
     return serve
 
 
+def not_allowed_message(origin: str) -> str:
+    return (f"The chat may not be shown on {origin}: add \"{origin}\" to [widget] allowed_origins in the chat "
+            "server's clinic.toml and restart the server.")
+
+
 def add_widget_routes(app: FastAPI, settings: Settings, origins: OriginAllowList) -> None:
-    """GET /widget.js for clinic pages, and /embed (+ its script and style) that it opens in an iframe."""
+    """GET /widget.js for clinic pages, /widget.json that it asks first, and /embed (+ its script and style)
+    that it opens in an iframe."""
     for route, (name, media_type) in WIDGET_ASSETS.items():
         app.add_api_route(route, _asset((WEB_DIR / name).read_bytes(), media_type), methods=["GET"], include_in_schema=False)
     page = embed_page(settings)
@@ -94,6 +107,13 @@ def add_widget_routes(app: FastAPI, settings: Settings, origins: OriginAllowList
         "X-Content-Type-Options": "nosniff",
         "Vary": "Sec-Fetch-Dest",
     }
+
+    @app.get(WIDGET_CHECK_PATH, include_in_schema=False)
+    def widget_check(request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if origin is not None and not origins.allows(origin) and not same_origin(origin, request.headers.get("host", ""), request.url.scheme):
+            return error_response(not_allowed_message(origin), 403)
+        return JSONResponse({"title": settings.clinic_name}, headers={"Cache-Control": "no-store"})
 
     @app.get("/embed", include_in_schema=False)
     def embed(request: Request) -> HTMLResponse:

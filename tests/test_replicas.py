@@ -200,6 +200,13 @@ def test_both_replicas_answer_through_nginx_with_cors_and_frame_ancestors(cluste
         assert client.options("/api/ask", headers={"Origin": refused, "Access-Control-Request-Method": "POST"}
                               ).status_code == 400
 
+        # The widget's check before it shows its button: readable by an allowed site only, through the edge too.
+        check = client.get("/widget.json", headers={"Origin": allowed})
+        assert check.status_code == 200 and check.headers["access-control-allow-origin"] == allowed and check.json()["title"]
+        not_here = client.get("/widget.json", headers={"Origin": refused})
+        assert not_here.status_code == 403 and "access-control-allow-origin" not in not_here.headers
+        assert "allowed_origins" in not_here.json()["error"]
+
         for path, kind in (("/widget.js", "application/javascript"), ("/embed.js", "application/javascript"),
                            ("/embed.css", "text/css"), ("/embed", "text/html"), ("/", "text/html")):
             asset = client.get(path)

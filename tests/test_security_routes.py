@@ -17,7 +17,7 @@ OPEN = {
     ("GET", "/assets/{path:path}"), ("GET", "/static/{path:path}"), ("GET", "/theme.css"), ("GET", "/favicon.ico"),
     ("GET", "/gradio_api/heartbeat/{session_hash}"), ("POST", "/gradio_api/queue/join"), ("GET", "/gradio_api/queue/data"),
     ("POST", "/api/ask"), ("GET", "/api/ask"), ("PUT", "/api/ask"), ("PATCH", "/api/ask"), ("DELETE", "/api/ask"),
-    ("GET", "/healthz"), ("GET", "/widget.js"), ("GET", "/embed"), ("GET", "/embed.js"), ("GET", "/embed.css"),
+    ("GET", "/healthz"), ("GET", "/widget.js"), ("GET", "/widget.json"), ("GET", "/embed"), ("GET", "/embed.js"), ("GET", "/embed.css"),
 }
 # Answered by middleware, not by a route: /api/ask's CORS preflight (server/guard.py's ApiGuard).
 MIDDLEWARE_ONLY = {("OPTIONS", "/api/ask")}

@@ -141,6 +141,24 @@ def test_cors_allows_only_the_allowed_origin(http, deployment):
 
 
 @on_the_server
+def test_the_widgets_check_answers_allowed_sites_only(http, deployment):
+    allowed = http.get("/widget.json", headers={"Origin": deployment.allowed_site})
+    assert allowed.status_code == 200 and allowed.json() == {"title": "Acupuncture & Neuropathy Q&A"}
+    assert allowed.headers["access-control-allow-origin"] == deployment.allowed_site
+    assert "access-control-allow-credentials" not in allowed.headers and "set-cookie" not in allowed.headers
+    assert allowed.headers["cache-control"] == "no-store" and "origin" in allowed.headers["vary"].lower()
+    for origin in (deployment.refused_site, "null", f"{deployment.allowed_site}.evil.test"):
+        refused = http.get("/widget.json", headers={"Origin": origin})
+        assert refused.status_code == 403, origin
+        assert not [h for h in refused.headers if h.startswith("access-control-")], origin
+        assert refused.json()["error"] == (f'The chat may not be shown on {origin}: add "{origin}" to [widget] allowed_origins '
+                                           "in the chat server's clinic.toml and restart the server.")
+    assert http.get("/widget.json").status_code == 200  # no Origin: not a page on another site
+    assert http.get("/widget.json", headers={"Origin": deployment.app}).status_code == 200  # the server's own pages
+    assert http.post("/widget.json", headers={"Origin": deployment.allowed_site}).status_code == 404
+
+
+@on_the_server
 def test_cors_preflight(http, deployment):
     def preflight(origin):
         return http.options("/api/ask", headers={"Origin": origin, "Access-Control-Request-Method": "POST",
@@ -229,11 +247,13 @@ def visit(browser):
     """Opens pages in fresh browser contexts; afterwards, checks no page contacted another host or got a cookie."""
     contexts, requests = [], []
 
-    def open_page(url: str, *, width: int = 1280, height: int = 800, block_widget: bool = False):
+    def open_page(url: str, *, width: int = 1280, height: int = 800, block_widget: bool = False, console: list | None = None):
         context = browser.new_context(viewport={"width": width, "height": height})
         contexts.append(context)
         page = context.new_page()
         page.on("request", lambda request: requests.append(request.url))
+        if console is not None:  # from the start: the widget speaks while the page loads
+            page.on("console", lambda message: console.append(message.text))
         page.set_default_timeout(ANSWER_TIMEOUT)
         if block_widget:
             page.route("**/widget.js", lambda route: route.abort())
@@ -248,6 +268,16 @@ def visit(browser):
                and urlsplit(url).hostname not in LOCAL_HOSTS]
     assert not outside, f"the page contacted other hosts: {outside}"
     assert not cookies, f"cookies were set: {cookies}"
+
+
+def wait_for_console(page, console: list[str], start: str, timeout_ms: int = 15_000) -> str:
+    """The first console message starting with `start`, waiting for it as long as `timeout_ms`."""
+    for _ in range(timeout_ms // 100):
+        found = [text for text in console if text.startswith(start)]
+        if found:
+            return found[0]
+        page.wait_for_timeout(100)
+    raise AssertionError(f"no console message starting {start!r}: {console}")
 
 
 def ask(page, question: str):
@@ -269,7 +299,9 @@ def test_bubble_opens_a_chat_that_quotes_and_cites_its_sources(deployment, visit
     sent = []
     page.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/api/ask") else None)
     bubble = page.locator(BUBBLE)
-    expect(bubble).to_have_attribute("aria-label", "Open chat: Questions about acupuncture")
+    # The tooltip says what the panel's title will say: the clinic's name, from the server's answer.
+    expect(bubble).to_have_attribute("aria-label", "Open chat: Acupuncture & Neuropathy Q&A")
+    expect(bubble).to_have_attribute("title", "Acupuncture & Neuropathy Q&A")
     expect(bubble).to_have_attribute("aria-expanded", "false")
     expect(page.locator(PANEL)).to_be_hidden()
     assert page.locator("iframe").count() == 0  # nothing loads until the visitor asks for the chat
@@ -280,6 +312,7 @@ def test_bubble_opens_a_chat_that_quotes_and_cites_its_sources(deployment, visit
     expect(bubble).to_have_attribute("aria-expanded", "true")
     expect(page.locator(PANEL)).to_have_attribute("role", "dialog")
     expect(frame.locator("#qa-title")).to_have_text("Acupuncture & Neuropathy Q&A")  # clinic.toml's name
+    expect(page.locator(PANEL)).to_have_attribute("aria-label", "Acupuncture & Neuropathy Q&A")
     expect(frame.get_by_role("button", name="Will the needles hurt?")).to_be_visible()
 
     answer = ask(page, "Will the needles hurt?")
@@ -312,6 +345,7 @@ def test_keyboard_reaches_the_button_and_escape_returns_focus(deployment, visit)
 
     page = visit(deployment.allowed_site + "/")
     bubble = page.locator(BUBBLE)
+    expect(bubble).to_be_visible()  # it appears once the server has said this site may show the chat
     page.locator("a[href^='mailto:']").focus()  # the page's last link; the button comes next
     page.keyboard.press("Tab")
     expect(bubble).to_be_focused()
@@ -368,17 +402,25 @@ def test_follow_up_questions_are_a_named_group_of_buttons_the_keyboard_reaches(d
 
 
 @browser_only
-def test_a_site_not_allowed_gets_no_working_chat(deployment, visit):
+def test_a_site_not_allowed_gets_no_button_and_the_console_names_the_setting(deployment, visit):
     from playwright.sync_api import expect
 
-    refused = visit(deployment.refused_site + "/")
     console = []
-    refused.on("console", lambda message: console.append(message.text))
+    refused = visit(deployment.refused_site + "/", console=console)
+    warning = wait_for_console(refused, console, "Chat widget: not shown on this page")
+    assert f'add "{deployment.refused_site}" to [widget] allowed_origins' in warning, warning
+    assert refused.locator("[data-qa-chat-widget]").count() == 0  # no button that would fail after a click
+    assert not [f for f in refused.frames if f.url.startswith(deployment.app)]
+
+    # Should the check pass and the frame still be refused (a proxy's own policy), the panel says so.
+    refused.route(deployment.app + "/widget.json", lambda route: route.fulfill(
+        status=200, json={"title": "Riverside"}, headers={"Access-Control-Allow-Origin": deployment.refused_site}))
+    refused.evaluate("src => document.body.appendChild(Object.assign(document.createElement('script'), {src}))",
+                     deployment.app + "/widget.js")
+    expect(refused.locator(BUBBLE)).to_have_attribute("title", "Riverside")
     refused.locator(BUBBLE).click()
-    # The browser refuses to show the chat in a frame there, and the widget says so.
     expect(refused.locator(PANEL)).to_contain_text("not available", timeout=15_000)
     assert refused.locator(FRAME).count() == 0
-    assert not [f for f in refused.frames if f.url.startswith(deployment.app)]
     assert any("frame-ancestors" in text for text in console), console
     expect(refused.locator(PANEL).get_by_role("button", name="Close")).to_be_focused()
     refused.keyboard.press("Escape")

@@ -8,8 +8,12 @@
  * The button lives in a shadow root whose :host resets every inherited style, so the clinic's CSS does
  * not reach it and its CSS does not reach the clinic's page. The panel is an iframe of /embed on the
  * chat server: the conversation happens in that page, out of reach of the host page's scripts, and the
- * server's frame-ancestors policy decides which sites may show it. Nothing is stored: no cookies, no
- * storage, and no request at all until the visitor opens the chat (or data-open asks for it).
+ * server's frame-ancestors policy decides which sites may show it. Before it shows the button the script asks
+ * the server one question, GET /widget.json (no cookies, no referrer): may this site show the chat, and under
+ * what title? On a site missing from [widget] allowed_origins the answer is unreadable (CORS), so no button
+ * appears and the console names the setting; otherwise the button's tooltip and the panel say the same title.
+ * Nothing is stored: no cookies, no storage, and nothing else is loaded until the visitor opens the chat (or
+ * data-open asks for it).
  *
  * Left out: a build step (this file is served as is), and talking to /api/ask from the host page.
  */
@@ -22,6 +26,7 @@
   if (!script || document.querySelector("[data-qa-chat-widget]")) return;
 
   var FRAME_URL = new URL("embed", script.src);
+  var CHECK_URL = new URL("widget.json", script.src);
   var APP_ORIGIN = FRAME_URL.origin;
   var DEFAULT_ACCENT = "#2563eb";
   var MESSAGE = "qa-widget"; // tag of the messages exchanged with the panel
@@ -32,8 +37,8 @@
     return value ? value.slice(0, maxLength) : fallback;
   }
 
-  var customTitle = option("title", "", 80); // else the panel shows the clinic's name from clinic.toml
-  var title = customTitle || "Questions about acupuncture";
+  var customTitle = option("title", "", 80); // else the clinic's name from clinic.toml, as the panel shows it
+  var title = customTitle || "Questions about acupuncture"; // until the server has said its name
   var greeting = option("greeting", "", 300);
   var position = option("position", "right", 5).toLowerCase() === "left" ? "left" : "right";
   var openAttribute = script.getAttribute("data-open"); // data-open, data-open="true"; absent or "false": closed
@@ -246,7 +251,29 @@
     }
   });
 
+  function allowedHere() {
+    // Resolves with the server's answer, or rejects: not allowed here (unreadable), not running, or no fetch at all.
+    if (!window.fetch) return Promise.reject(new Error("this browser cannot ask the chat server"));
+    return fetch(CHECK_URL.href, { credentials: "omit", referrerPolicy: "no-referrer", cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("the chat server answered " + response.status);
+        return response.json();
+      });
+  }
+
   function mount() {
+    allowedHere().then(function (info) {
+      if (!customTitle && info && typeof info.title === "string" && info.title.trim()) title = info.title.trim().slice(0, 80);
+      panel.setAttribute("aria-label", title);
+      show();
+    }, function (error) {
+      console.warn("Chat widget: not shown on this page. The chat at " + APP_ORIGIN + " does not allow " + location.origin +
+        ", or is not running (" + error.message + "). To allow it, add \"" + location.origin +
+        "\" to [widget] allowed_origins in the chat server's clinic.toml and restart the server.");
+    });
+  }
+
+  function show() {
     document.body.appendChild(host);
     wrapper.style.setProperty("--accent", accent);
     wrapper.style.setProperty("--on-accent", contrastingText(accent, bubble));
