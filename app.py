@@ -186,10 +186,14 @@ def main(argv: list[str] | None = None) -> int:
         print(warning, file=sys.stderr, flush=True)
     answerers = LazyAnswerer(settings)
     try:
-        answerers.get()  # now, not on the first question: the index build and model load print progress here
+        answerer = answerers.get()  # now, not on the first question: the index build and model load print progress here
     except (SearchIndexError, QAError) as exc:
         print(f"Cannot start the chat: {exc}", file=sys.stderr)
         return 1
+    from qa.coverage import coverage_warnings
+
+    for warning in coverage_warnings(answerer.coverage, config_file=config_file()[0]):  # articles added or removed
+        print(warning, file=sys.stderr, flush=True)
     if gradio_reload_mode():  # started by `gradio app.py`: Gradio serves and reloads the page
         from server.chat import serve_options
         from server.sessions import MAX_SESSIONS

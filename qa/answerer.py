@@ -29,6 +29,7 @@ from . import abstain, language, medicines, safety, suggestions, wording
 from .abstain import AbstentionModel, features
 from .compose import Reply, answer_object
 from .config import Settings, load_settings
+from .coverage import Coverage, titles_by_source
 from .glossary import Glossary, default_glossary
 from .history import user_turns
 from .language import NAMES
@@ -120,6 +121,7 @@ class _Engine:
     index: SearchIndex
     retriever: HybridRetriever
     queries: QueryBuilder
+    coverage: Coverage
     cache: AnswerCache = field(default_factory=AnswerCache)
 
 
@@ -183,7 +185,13 @@ class Answerer:
             glossary=self.glossary,
             max_chars=self.settings.max_question_chars,
         )
-        return _Engine(index, HybridRetriever(index, self.params, self.reranker), queries, AnswerCache(self.cache_size))
+        coverage = Coverage.of(titles_by_source(index.passages), self.settings)
+        return _Engine(index, HybridRetriever(index, self.params, self.reranker), queries, coverage, AnswerCache(self.cache_size))
+
+    @property
+    def coverage(self) -> Coverage:
+        """What the current index holds against what `[answer] coverage` was written for (qa/coverage.py)."""
+        return self._engine.coverage
 
     def prepare(self, question: str, history: list[dict] | None = None) -> PreparedQuestion:
         """What the pipeline makes of a question before it searches (qa/query.py), on the current index."""
@@ -238,7 +246,7 @@ class Answerer:
             # A question about changing a prescribed medicine is answered, never refused (qa/medicines.py).
             if not retrieval.hits or (not medicine and self.abstention.should_abstain(values)):
                 reply.abstained = True
-                reply.message = wording.abstention(self.settings)
+                reply.message = wording.abstention(self.settings, engine.coverage)
                 reply.suggestions = suggestions.instead_of_abstaining(retrieval.bank_matches)
             else:
                 reply.hits = retrieval.hits

@@ -40,6 +40,11 @@ class Settings:
         "what the research shows; what treatment involves (needles, sessions, how long and how often); "
         "and its safety and side effects"
     )
+    # The articles `coverage` was written for (qa/coverage.py names any other by its title).
+    coverage_sources: tuple[str, ...] = (
+        "acupuncture-mechanisms-evidence", "acupuncture-neuropathy-feet", "acupuncture-peripheral-neuropathy",
+        "acupuncture-work-for-neuropathy", "how-acupuncture-helps-neuropathy",
+    )
     examples: tuple[str, ...] = (
         "Will the needles hurt?",
         "Is acupuncture safe if I take blood thinners?",
@@ -77,6 +82,7 @@ _KEYS = {  # (table, key) -> (field, type)
     ("emergency", "poison_line"): ("poison_line", str),
     ("answer", "disclaimer"): ("disclaimer_template", str),
     ("answer", "coverage"): ("coverage", str),
+    ("answer", "coverage_sources"): ("coverage_sources", tuple),
     ("answer", "examples"): ("examples", tuple),
     ("answer", "max_passages"): ("max_passages", int),
     ("answer", "max_question_chars"): ("max_question_chars", int),

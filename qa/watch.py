@@ -17,6 +17,7 @@ from index import SearchIndex, SearchIndexError
 from index.store import current_build
 
 from .answerer import Answerer
+from .coverage import coverage_warnings
 
 
 class IndexWatcher:
@@ -46,6 +47,8 @@ class IndexWatcher:
         self.answerer.use_index(index)
         self._seen = index.path.resolve()
         self.log(f"Now answering from the rebuilt index {index.path.name} ({len(index.passages)} passages).")
+        for warning in coverage_warnings(self.answerer.coverage, config_file="clinic.toml"):  # an article added or removed
+            self.log(warning)
         return True
 
     def start(self) -> "IndexWatcher":

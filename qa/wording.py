@@ -15,6 +15,7 @@ Returned strings are Markdown, except the notes (plain text; qa/compose.py escap
 from __future__ import annotations
 
 from .config import Settings
+from .coverage import Coverage, quoted_titles
 from .insights.events import TEXT_LIMIT
 from .markup import escape, safe_url
 
@@ -49,10 +50,16 @@ def small_talk(kind: str, settings: Settings) -> str:
     )
 
 
-def abstention(settings: Settings) -> str:
+def abstention(settings: Settings, coverage: Coverage | None = None) -> str:
+    """The "not covered" reply: what the articles cover ([answer] coverage, and the titles of articles it was not
+    written for: qa/coverage.py), examples, and the clinic's contact link."""
+    covered = f"They cover {escape(settings.coverage)}."
+    if coverage is not None and coverage.other_titles:
+        titles = escape(quoted_titles(coverage.other_titles))
+        covered = f"{covered} The library also has {titles}." if coverage.written_for else f"The articles I have are {titles}."
     return (
         "I'm sorry, the articles I have don't answer that, and I won't guess. "
-        f"They cover {escape(settings.coverage)}. You could ask, for example, {examples(settings, 2)}. "
+        f"{covered} You could ask, for example, {examples(settings, 2)}. "
         f"For questions about your own care, please ask a licensed clinician.{contact(settings)}"
     )
 

@@ -65,7 +65,8 @@ def test_only_http_links_are_shown(index):
 
 
 def test_abstention_says_so_and_suggests_what_is_covered(index):
-    answer = answerer(index, abstention=ALWAYS, contact_url="https://clinic.example/book").ask("How much does it cost?")
+    answer = answerer(index, abstention=ALWAYS, contact_url="https://clinic.example/book",
+                      coverage_sources=("needles", "qi")).ask("How much does it cost?")
     check_contract(answer)
     assert answer["abstained"] is True and answer["passages"] == []
     md = answer["answer_markdown"]
@@ -197,4 +198,5 @@ def test_every_phrase_of_ours_comes_from_the_wording_module(index):
     assert bot.ask("thanks!")["message"] == wording.small_talk("thanks", settings)
     md = bot.ask("Is it safe with blood thinners and my doctor?")["answer_markdown"]
     assert wording.PASSAGES_INTRO in md and f"**{wording.SOURCES_HEADING}**" in md
-    assert answerer(index, abstention=ALWAYS).ask("How much does it cost?")["message"] == wording.abstention(settings)
+    refusing = answerer(index, abstention=ALWAYS)
+    assert refusing.ask("How much does it cost?")["message"] == wording.abstention(settings, refusing.coverage)
