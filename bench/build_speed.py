@@ -78,7 +78,7 @@ def _settings(name: str):
 def worker_build(backend: str, corpus: Path, out: Path, settings_name: str) -> dict:
     """One timed build in this (fresh) process."""
     from index import SearchIndex, build_index
-    from index.embedder import make_embedder
+    from index.backends import make_embedder
 
     embedder = make_embedder(backend, onnx_cache_dir=ONNX_CACHE)
     embedder.embed(["warm up: first-call set-up is not the build's"])

@@ -5,7 +5,7 @@ Public API:
     build_index(sources, out, embedder=...) -> BuildReport  build or refresh (build.py)
     open_index(sources, out, embedder=...) -> SearchIndex   load, building first if stale
     SearchIndex.load(out, model=...)                    load and verify (search_index.py)
-    make_embedder("onnxruntime" | "sentence-transformers")  the packaged all-MiniLM-L6-v2 (embedder.py)
+    make_embedder("onnxruntime" | "sentence-transformers")  the packaged all-MiniLM-L6-v2 (backends.py)
     OnnxEmbedder(), SentenceTransformerEmbedder()       the two backends (onnx_embedder.py, embedder.py)
 """
 
@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what editors and type checkers see; at run time, __getattr__ below (the same names)
     from .build import BuildReport, build_index, describe, open_index, stale_reasons
-    from .embedder import MODEL_NAME, Embedder, SentenceTransformerEmbedder, make_embedder
+    from .backends import make_embedder
+    from .embedder import MODEL_NAME, Embedder, SentenceTransformerEmbedder
     from .errors import (BuildLockedError, IndexCorruptError, IndexMismatchError, IndexMissingError,
                          ModelNotInstalledError, SearchIndexError, SourcesError)
     from .onnx_embedder import OnnxEmbedder
@@ -27,7 +28,7 @@ if TYPE_CHECKING:  # what editors and type checkers see; at run time, __getattr_
 # the package (index.environment, say) does not import FAISS, numpy and BM25 with it.
 _EXPORTS = {
     "BuildReport": "build", "build_index": "build", "describe": "build", "open_index": "build", "stale_reasons": "build",
-    "MODEL_NAME": "embedder", "Embedder": "embedder", "SentenceTransformerEmbedder": "embedder", "make_embedder": "embedder",
+    "MODEL_NAME": "embedder", "Embedder": "embedder", "SentenceTransformerEmbedder": "embedder", "make_embedder": "backends",
     "OnnxEmbedder": "onnx_embedder",
     "BuildLockedError": "errors", "IndexCorruptError": "errors", "IndexMismatchError": "errors",
     "IndexMissingError": "errors", "ModelNotInstalledError": "errors", "SearchIndexError": "errors",
@@ -37,7 +38,7 @@ _EXPORTS = {
     "IndexSettings": "settings",
     "Corpus": "sources", "Document": "sources", "load_corpus": "sources",
 }
-_SUBMODULES = {"dense", "lexical", "store", "onnx_embedder", "environment", "files", "build", "embedder", "errors", "passages",
+_SUBMODULES = {"backends", "dense", "lexical", "store", "onnx_embedder", "environment", "files", "build", "embedder", "errors", "passages",
                "search_index", "settings", "sources"}
 
 __all__ = sorted(_EXPORTS)

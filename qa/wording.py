@@ -14,9 +14,8 @@ Returned strings are Markdown, except the notes (plain text; qa/compose.py escap
 
 from __future__ import annotations
 
-from .config import Settings
+from .config import KEPT_TEXT_LIMIT, Settings
 from .coverage import Coverage, quoted_titles
-from .insights.events import TEXT_LIMIT
 from .markup import escape, safe_url
 
 PASSAGES_INTRO = "Here is what the articles say:"
@@ -97,7 +96,7 @@ def privacy_note(settings: Settings) -> str:
               "sources cited)")
     if settings.store_question_text:
         return (f"To help the clinic add articles, questions the articles could not answer and questions you rate "
-                f"thumbs-down are stored as you typed them (up to {TEXT_LIMIT:,} characters), but never a message "
+                f"thumbs-down are stored as you typed them (up to {KEPT_TEXT_LIMIT:,} characters), but never a message "
                 f"that got a safety message or small talk. Beyond that the clinic counts {counts}. Nothing else "
                 f"about you is kept, and all of it is deleted after {settings.keep_days} days.")
     return (f"Nothing you type is stored. To improve this service the clinic counts {counts}, nothing about you, "

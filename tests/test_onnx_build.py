@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from index import SearchIndex, build_index, dense, load_corpus, stale_reasons, store
 from index.build import UNKNOWN_BACKEND
-from index.embedder import make_embedder
+from index.backends import make_embedder
 from index.onnx_embedder import OnnxEmbedder, _encode, _tokenizer, build_threads, length_sorted_batches, padded_feed
 from index.settings import IndexSettings
 from tests.conftest import REPO, FakeEmbedder

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
+from qa.config import KEPT_TEXT_LIMIT
+
 if TYPE_CHECKING:
     from qa.answerer import Result
 
@@ -41,8 +43,6 @@ CONFIDENCES = ("high", "medium", "low")
 # and 3, 48 % of those below 0: "low" is a coin toss, "high" is where out-of-scope questions are rare.
 HIGH_CONFIDENCE_LOGIT = 3.0
 MEDIUM_CONFIDENCE_LOGIT = 0.0
-# Opted-in text is cut here: enough to see what was asked, and a pasted document is not kept whole.
-TEXT_LIMIT = 1000
 
 
 def utc_now() -> datetime:
@@ -129,9 +129,9 @@ def confidence_bucket(rerank_top: float | None) -> str | None:
 
 
 def clip_text(text: str | None) -> str | None:
-    """Opted-in text as kept: spacing normalised, at most TEXT_LIMIT characters, None when empty."""
+    """Opted-in text as kept: spacing normalised, at most KEPT_TEXT_LIMIT characters, None when empty."""
     text = " ".join((text or "").split())
-    return text[:TEXT_LIMIT] or None
+    return text[:KEPT_TEXT_LIMIT] or None
 
 
 def answer_event(result: Result, *, channel: str, keep_text: bool = False,

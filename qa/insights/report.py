@@ -31,6 +31,8 @@ from index import files
 from qa.config import Settings
 from qa.language import NAMES as LANGUAGE_NAMES
 
+from qa.config import KEPT_TEXT_LIMIT
+
 from . import suggestions
 from .events import AnswerEvent, RatingEvent
 from .store import InsightsError, LegacyLogError, import_feedback_log, open_for_reading, read_events
@@ -282,7 +284,7 @@ def markdown(summary: Summary, *, titles: dict[str, str], events_path: Path, cha
         if not texts:
             continue
         out += [f"## {heading}, by nearest article section", "",
-                "Kept because the clinic set `store_question_text = true`; as typed (cut to 1,000 characters). "
+                f"Kept because the clinic set `store_question_text = true`; as typed (cut to {KEPT_TEXT_LIMIT:,} characters). "
                 "To teach the chat the ones an article does answer, `python -m qa bank suggest` lists them with the "
                 "nearest sentences and a ready `python -m qa bank add` line for each (README: \"The question bank\").", ""]
         found = (groups or {}).get(key)
