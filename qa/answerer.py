@@ -29,6 +29,7 @@ from . import abstain, language, medicines, safety, suggestions, wording
 from .abstain import AbstentionModel, features
 from .compose import Reply, answer_object
 from .config import Settings, load_settings
+from .outcome import Outcome
 from .coverage import Coverage, titles_by_source
 from .glossary import Glossary, default_glossary
 from .history import user_turns
@@ -64,11 +65,22 @@ class Result:
     retrieval: Retrieval | None
     features: dict | None
     ms: float
+    outcome: Outcome
+    detail: str | None = None  # the safety level, or the kind of small talk
+    rerank_top: float | None = None  # the cross-encoder's best logit; None when it read no candidate
     cached: bool = False  # served from the answer cache
 
     @property
     def source_ranking(self) -> list[tuple[str, float]]:
         return self.retrieval.source_ranking if self.retrieval else []
+
+
+def _rerank_top(retrieval: Retrieval | None, values: dict | None) -> float | None:
+    """The re-ranker's best logit, or None when it read no candidate (no re-ranker, or nothing retrieved):
+    Evidence.rerank_top is 0.0 then, which would read as a score."""
+    if retrieval is None or values is None or not any(hit.relevance is not None for hit in retrieval.hits):
+        return None
+    return values["rerank_top"]
 
 
 class AnswerCache:
@@ -255,7 +267,14 @@ class Answerer:
                 reply.notes.append(wording.other_language_note(NAMES.get(prepared.language), answered=not reply.abstained))
         answer = answer_object(reply, self.settings)
         answer["question"] = question if isinstance(question, str) else ""
-        return Result(answer, prepared, retrieval, values, (time.perf_counter() - started) * 1000)
+        if prepared.kind != "question":
+            outcome, detail = Outcome.SMALL_TALK, prepared.kind
+        elif reply.safety:
+            outcome, detail = Outcome.SAFETY, reply.safety["level"]
+        else:
+            outcome, detail = (Outcome.ABSTAINED if reply.abstained else Outcome.ANSWERED), None
+        return Result(answer, prepared, retrieval, values, (time.perf_counter() - started) * 1000, outcome, detail,
+                      _rerank_top(retrieval, values))
 
     @staticmethod
     def embedding_texts(prepared: PreparedQuestion) -> list[str]:

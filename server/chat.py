@@ -18,8 +18,6 @@ System fonts only, no share button, no flagging, no chat history kept in the bro
 from __future__ import annotations
 
 import html
-import json
-import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,6 +28,7 @@ from qa import Answerer, QAError, Result, Settings, wording
 from qa import history as conversation
 from qa.insights.events import answer_event, cited_source_ids
 from qa.insights.store import EventStore
+from qa.outcome import Outcome
 from qa.safety import SAFETY_LEVELS
 
 from . import WEB_DIR
@@ -37,7 +36,7 @@ from .chat_requests import page_event
 from .feedback import FeedbackLog
 from .guard import RateLimiter
 from .loader import LazyAnswerer, not_ready_message
-from .sessions import IDLE_SECONDS, MAX_SESSIONS, Conversation, SessionJanitor
+from .sessions import IDLE_SECONDS, MAX_SESSIONS, Conversation, GivenReply, SessionJanitor
 
 CONCURRENT_ANSWERS = 8
 # Events waiting for a turn at once (each holds its body, at most 64 KB); past it Gradio says the queue is full.
@@ -68,10 +67,6 @@ def serve_options(settings: Settings) -> dict:
     )
 
 
-_SOURCES_ATTR = re.compile(r'data-sources="([^"]*)"')
-_CLASS_ATTR = re.compile(r'^\s*<div class="([^"]*)"')
-
-
 def message_text(content: Any) -> str:
     """Plain text of a chat message, whose content Gradio sends as a string or a list of parts."""
     if isinstance(content, str):
@@ -88,60 +83,35 @@ def plain_history(history: list | None) -> list[dict]:
     return conversation.lenient(history, content=message_text)
 
 
-def chat_message(answer: dict) -> str:
-    """The answer's Markdown in a <div> whose classes let CSS style safety messages and abstentions, and tell
-    a thumbs up/down on small talk (`qa-small-talk`) or a safety message from one on an answer.
+# The chat message's classes, for CSS (web/chat.css): what the reply was, decided by the answerer.
+OUTCOME_CLASSES = {Outcome.ANSWERED: [], Outcome.ABSTAINED: ["qa-abstained"], Outcome.SAFETY: ["qa-safety"],
+                   Outcome.SMALL_TALK: ["qa-small-talk"]}
 
-    The cited source ids ride along in a data attribute, so a thumbs up/down can be recorded with them
-    without the server remembering anything about the conversation.
+
+def chat_message(answer: dict, outcome: Outcome) -> str:
+    """The answer's Markdown in a <div> whose classes let CSS style safety messages, abstentions and small talk.
+
+    Markup only: what the server needs later (a thumbs up/down's sources, whether the question's words may be
+    kept) is kept as data in the page's `Conversation`, never read back from here.
     """
-    classes = ["qa-answer"]
-    safety = answer.get("safety")
-    if safety:
-        level = safety.get("level")
-        classes += ["qa-safety"] + ([f"qa-safety-{level}"] if level in SAFETY_LEVELS else [])
-    elif answer["abstained"]:
-        classes.append("qa-abstained")
-    elif not answer["passages"]:  # neither answered nor abstained: a greeting, thanks, goodbye or empty message
-        classes.append("qa-small-talk")
-    sources = html.escape(json.dumps(cited_source_ids(answer)), quote=True)
+    classes = ["qa-answer", *OUTCOME_CLASSES[outcome]]
+    level = (answer.get("safety") or {}).get("level")
+    if outcome is Outcome.SAFETY and level in SAFETY_LEVELS:
+        classes.append(f"qa-safety-{level}")
     # Blank lines around the Markdown: without them the renderer treats it as raw HTML, not Markdown.
-    return f'<div class="{" ".join(classes)}" data-sources="{sources}">\n\n{answer["answer_markdown"]}\n\n</div>'
+    return f'<div class="{" ".join(classes)}">\n\n{answer["answer_markdown"]}\n\n</div>'
 
 
-def source_ids_of(message: str, known: set[str]) -> list[str]:
-    """The source ids stored by `chat_message`; ids the index does not know are dropped (the browser sent them)."""
-    found = _SOURCES_ATTR.search(message)
-    if not found:
-        return []
-    try:
-        ids = json.loads(html.unescape(found.group(1)))
-    except ValueError:
-        return []
-    if not isinstance(ids, list):
-        return []
-    return [i for i in dict.fromkeys(ids) if isinstance(i, str) and i in known]
+def given_reply(result: Result) -> GivenReply:
+    """What the page's conversation keeps of a reply: its outcome and the sources it cited."""
+    return GivenReply(result.outcome, tuple(cited_source_ids(result.answer)))
 
 
-def question_before(history: list | None, index: Any) -> str | None:
-    """The visitor's message just before the assistant message at `index` in the chat."""
-    if not isinstance(history, list) or not isinstance(index, int):
-        return None
-    for message in reversed(history[:index]):
-        if isinstance(message, dict) and message.get("role") == "user":
-            return message_text(message.get("content")) or None
-    return None
-
-
-def rated_question(message: str, history: list | None, index: Any) -> str | None:
-    """The visitor's question behind the rated reply `message` (the chat message at `index`), for the rating
-    event; None when the reply was a safety message or small talk (or not one of our answers): their text is
-    never kept, not even rated thumbs-down by a clinic that opted in to question text."""
-    found = _CLASS_ATTR.match(message)
-    classes = found.group(1).split() if found else []
-    if "qa-answer" not in classes or {"qa-safety", "qa-small-talk"} & set(classes):
-        return None
-    return question_before(history, index)
+def rating_facts(reply: GivenReply, chat: Conversation, index: int, known: set[str]) -> tuple[list[str], str | None]:
+    """The sources (those the index knows) and the question (None unless the outcome allows keeping its words:
+    never a safety message's or small talk's) recorded with a thumbs up/down on the reply at `index`."""
+    sources = [source for source in reply.sources if source in known]
+    return sources, chat.question_before(index) if reply.outcome.may_keep_question_text else None
 
 
 def rating_of(liked: bool | str) -> str | None:
@@ -157,16 +127,17 @@ def respond(message: Any, history: list | None, answerer: Answerer,
             record: Callable[[Result], None] | None = None) -> str:
     """The chat's reply to `message` after `history` (both as Gradio sends them), answered by `answerer`;
     `record` is given the `Result` behind the answer (for the insights event)."""
-    return respond_with_suggestions(message, history, answerer, record)[0]
+    result = answer_in_chat(message, history, answerer, record)
+    return chat_message(result.answer, result.outcome)
 
 
-def respond_with_suggestions(message: Any, history: list | None, answerer: Answerer,
-                             record: Callable[[Result], None] | None = None) -> tuple[str, list[str]]:
-    """`respond`'s reply and the follow-up questions to offer under it (the answer's `suggestions`)."""
+def answer_in_chat(message: Any, history: list | None, answerer: Answerer,
+                   record: Callable[[Result], None] | None = None) -> Result:
+    """The `Result` for a chat message after `history`, given to `record` first."""
     result = answerer.answer(message_text(message), plain_history(history))
     if record is not None:
         record(result)
-    return chat_message(result.answer), list(result.answer.get("suggestions") or [])
+    return result
 
 
 def readable_message(message: Any) -> str:
@@ -230,8 +201,9 @@ def build_demo(settings: Settings, answerers: LazyAnswerer, feedback: FeedbackLo
             raise
         shown = shown_question(question, settings.max_question_chars)
         yield chat.messages + [{"role": "user", "content": shown}], gr.update(value="", interactive=False), chat
-        reply, suggestions = respond_with_suggestions(question, chat.messages, answerer, record)
-        chat.add(shown, reply, suggestions)
+        result = answer_in_chat(question, chat.messages, answerer, record)
+        chat.add(shown, chat_message(result.answer, result.outcome), list(result.answer.get("suggestions") or []),
+                 given_reply(result))
         yield list(chat.messages), gr.update(interactive=True), chat
 
     @page_event("ask")
@@ -258,8 +230,7 @@ def build_demo(settings: Settings, answerers: LazyAnswerer, feedback: FeedbackLo
         if rating is None or reply is None or not answerers.loaded:
             return chat
         chat.mark_rated(data.index)
-        known = set(answerers.get().index.source_ids)
-        feedback.record(rating, source_ids_of(reply, known), rated_question(reply, chat.messages, data.index))
+        feedback.record(rating, *rating_facts(reply, chat, data.index, set(answerers.get().index.source_ids)))
         return chat
 
     @page_event("clear")

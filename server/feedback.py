@@ -2,7 +2,7 @@
 
 The event has the UTC date and hour, the rating and the ids of the sources the answer cited; the question's
 text only for a thumbs-down, and only when the clinic sets `[privacy] store_question_text = true` (the chat
-page's privacy note then says so), and never for a safety message or small talk (chat.py's `rated_question`). Nothing else about a visitor is kept. Recording queues the event and
+page's privacy note then says so), and never for a safety message or small talk (chat.py's `rating_facts`, by the reply's outcome). Nothing else about a visitor is kept. Recording queues the event and
 returns: the store's writer thread does the writing, and reports its own failures. The old JSONL log
 (`[privacy] feedback_file`) is imported into the store once, by the store.
 """

@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from qa.outcome import Outcome
+
 # The last questions and answers a page keeps (and sends with a follow-up); older ones leave the chat too.
 MAX_TURNS = 20
 # A conversation with no question or click for this long is dropped; the page then starts a new one.
@@ -36,34 +38,55 @@ GONE_SECONDS = 60.0
 log = logging.getLogger("uvicorn.error")
 
 
+@dataclass(frozen=True)
+class GivenReply:
+    """What the server knows of a reply it gave, as data: how the question was handled and the sources cited.
+    A thumbs up/down is recorded from this, never from the reply's markup."""
+
+    outcome: Outcome
+    sources: tuple[str, ...] = ()
+
+
 @dataclass
 class Conversation:
-    """One page's chat: its messages as the chat shows them (`{"role", "content"}`, oldest first) and, for each,
-    whether it has been rated (each answer may be rated once)."""
+    """One page's chat: its messages as the chat shows them (`{"role", "content"}`, oldest first), for each
+    assistant message the reply it was (`GivenReply`; None for the visitor's), and which have been rated (each
+    answer may be rated once)."""
 
     messages: list[dict] = field(default_factory=list)
     rated: list[bool] = field(default_factory=list)
+    given: list[GivenReply | None] = field(default_factory=list)
 
-    def add(self, question: str, reply: str, suggestions: list[str] | tuple[str, ...] = ()) -> None:
-        """A question and its reply, with the follow-up questions offered under it (Gradio shows a message's
-        `options` as buttons under the newest reply); the oldest turns go once there are more than MAX_TURNS."""
+    def add(self, question: str, reply: str, suggestions: list[str] | tuple[str, ...] = (),
+            given: GivenReply = GivenReply(Outcome.SMALL_TALK)) -> None:
+        """A question and its reply (`given` says what it was), with the follow-up questions offered under it
+        (Gradio shows a message's `options` as buttons under the newest reply); the oldest turns go once there
+        are more than MAX_TURNS."""
         answer = {"role": "assistant", "content": reply}
         if suggestions:
             answer["options"] = [{"label": question_, "value": question_} for question_ in suggestions]
         self.messages += [{"role": "user", "content": question}, answer]
         self.rated += [False, False]
+        self.given += [None, given]
         excess = len(self.messages) - 2 * MAX_TURNS
         if excess > 0:
-            del self.messages[:excess], self.rated[:excess]
+            del self.messages[:excess], self.rated[:excess], self.given[:excess]
 
-    def answer_at(self, index: object) -> str | None:
+    def answer_at(self, index: object) -> GivenReply | None:
         """The reply at chat position `index`, if this conversation gave one there and it is not rated yet."""
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.messages):
             return None
-        message = self.messages[index]
-        if message["role"] != "assistant" or self.rated[index]:
+        if self.messages[index]["role"] != "assistant" or self.rated[index]:
             return None
-        return message["content"]
+        return self.given[index]
+
+    def question_before(self, index: int) -> str | None:
+        """The visitor's question just before the reply at `index`, as the chat shows it."""
+        for position in range(index - 1, -1, -1):
+            if self.messages[position]["role"] == "user":
+                content = self.messages[position]["content"]
+                return content if isinstance(content, str) and content else None
+        return None
 
     def suggestion_at(self, index: object) -> str | None:
         """The follow-up question at `index` among those offered under the newest reply (the only ones shown)."""
@@ -78,6 +101,7 @@ class Conversation:
     def forget(self) -> None:
         self.messages.clear()
         self.rated.clear()
+        self.given.clear()
 
 
 class SessionJanitor:

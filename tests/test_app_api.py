@@ -18,7 +18,9 @@ import httpx
 import pytest
 
 from server.api import health
-from server.chat import chat_message, plain_history, question_before, rating_of, respond, source_ids_of
+from qa.outcome import Outcome
+from server.chat import chat_message, plain_history, rating_facts, rating_of, respond
+from server.sessions import Conversation, GivenReply
 from server.feedback import FeedbackLog
 from tests.conftest import REPO, FakeEmbedder, clinic_file, running_server, write_corpus
 
@@ -286,15 +288,23 @@ def _answer(**overrides):
     return answer | overrides
 
 
-def test_chat_message_marks_safety_and_carries_the_cited_sources():
-    message = chat_message(_answer(safety={"level": "emergency", "message": "**Call 911.**"}, abstained=True))
-    assert message.startswith('<div class="qa-answer qa-safety qa-safety-emergency"')
+def test_chat_message_classes_come_from_the_outcome_and_carry_nothing_else():
+    message = chat_message(_answer(safety={"level": "emergency", "message": "**Call 911.**"}, abstained=True), Outcome.SAFETY)
+    assert message.startswith('<div class="qa-answer qa-safety qa-safety-emergency">')
     assert "\n\n**Call 911.**\n\nText\n\n</div>" in message
-    assert source_ids_of(message, {"b", "c"}) == ["b", "c"]
-    assert source_ids_of(message, {"b"}) == ["b"]  # ids the index does not know are dropped
-    assert 'class="qa-answer qa-abstained"' in chat_message(_answer(abstained=True))
-    assert source_ids_of("no attribute here", {"b"}) == []
-    assert source_ids_of('data-sources="{&quot;a&quot;: 1}"', {"a"}) == []
+    assert chat_message(_answer(abstained=True), Outcome.ABSTAINED).startswith('<div class="qa-answer qa-abstained">')
+    assert chat_message(_answer(), Outcome.SMALL_TALK).startswith('<div class="qa-answer qa-small-talk">')
+    assert chat_message(_answer(), Outcome.ANSWERED).startswith('<div class="qa-answer">')
+    assert "data-" not in message  # the sources are data in the Conversation, not markup read back
+
+
+def test_a_rating_takes_its_sources_and_question_from_the_conversation_by_outcome():
+    chat = Conversation()
+    for question, outcome in (("Does it hurt?", Outcome.ANSWERED), ("Parking?", Outcome.ABSTAINED),
+                              ("chest pain", Outcome.SAFETY), ("hello", Outcome.SMALL_TALK)):
+        chat.add(question, '<div class="qa-answer">any markup at all</div>', given=GivenReply(outcome, ("b", "c", "gone")))
+    facts = [rating_facts(chat.answer_at(i), chat, i, {"b", "c"}) for i in (1, 3, 5, 7)]
+    assert facts == [(["b", "c"], "Does it hurt?"), (["b", "c"], "Parking?"), (["b", "c"], None), (["b", "c"], None)]
 
 
 class RecordingAnswerer:
@@ -305,7 +315,7 @@ class RecordingAnswerer:
 
     def answer(self, question, history):
         self.asked.append((question, history))
-        return SimpleNamespace(answer=self.reply)
+        return SimpleNamespace(answer=self.reply, outcome=Outcome.ANSWERED)
 
 
 def test_respond_asks_with_plain_text_and_shows_the_answer_as_a_chat_message():
@@ -313,7 +323,7 @@ def test_respond_asks_with_plain_text_and_shows_the_answer_as_a_chat_message():
     history = [{"role": "user", "content": [{"type": "text", "text": "I take blood thinners."}]},
                {"role": "assistant", "content": "Noted."}]
     reply = respond({"text": "Can I still get it?", "files": []}, history, answerer)
-    assert reply == chat_message(_answer())
+    assert reply == chat_message(_answer(), Outcome.ANSWERED)
     assert answerer.asked == [("Can I still get it?", [{"role": "user", "content": "I take blood thinners."},
                                                       {"role": "assistant", "content": "Noted."}])]
     assert respond("Hi", None, answerer) == reply and answerer.asked[-1] == ("Hi", [])
@@ -330,11 +340,10 @@ def test_health_reports_the_index_it_is_given(tmp_path):
 
 
 def test_question_before_finds_the_visitor_message():
-    history = [{"role": "user", "content": "first"}, {"role": "assistant", "content": "a1"},
-               {"role": "user", "content": [{"type": "text", "text": "second"}]}, {"role": "assistant", "content": "a2"}]
-    assert question_before(history, 1) == "first"
-    assert question_before(history, 3) == "second"
-    assert question_before(history, (0, 1)) is None
+    chat = Conversation()
+    chat.add("first", "a1")
+    chat.add("second", "a2")
+    assert chat.question_before(1) == "first" and chat.question_before(3) == "second" and chat.question_before(0) is None
 
 
 def test_rating_of_like_data():

@@ -19,7 +19,8 @@ from qa.abstain import FEATURES, AbstentionModel
 from qa.answerer import Answerer
 from qa.config import Settings
 from qa.insights.store import BUSY_TIMEOUT, RETRY_SECONDS, EventStore
-from server.chat import chat_message, footer_html, rated_question
+from server.chat import chat_message, footer_html, given_reply, rating_facts
+from server.sessions import Conversation
 from server.feedback import FeedbackLog
 from server.loader import LazyAnswerer
 from tests.chat_client import ChatPage
@@ -193,15 +194,16 @@ def test_a_thumbs_down_on_a_safety_message_or_small_talk_keeps_no_text_even_opte
                  "Does it hurt?", "How much does it cost?"]
     kinds = []
     for question in questions:
-        reply = chat_message(answerer.ask(question, []))
+        result = answerer.answer(question, [])
+        reply = chat_message(result.answer, result.outcome)
         kinds.append(reply.split('"')[1])
-        history = [{"role": "user", "content": question}, {"role": "assistant", "content": reply}]
-        feedback.record("down", [], rated_question(reply, history, 1))
+        chat = Conversation()
+        chat.add(question, reply, given=given_reply(result))
+        feedback.record("down", *rating_facts(chat.answer_at(1), chat, 1, set(index.source_ids)))
     store.close()
     assert kinds == ["qa-answer qa-safety qa-safety-crisis", "qa-answer qa-safety qa-safety-emergency",
                      "qa-answer qa-small-talk", "qa-answer", "qa-answer qa-abstained"]
     assert [r["question"] for r in stored(path, "ratings")] == [None, None, None, "Does it hurt?", "How much does it cost?"]
-    assert rated_question("not one of our answers", [{"role": "user", "content": "x"}], 1) is None
 
 
 # --- a real `python app.py` ---------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.chat import source_ids_of
+from qa.insights.events import cited_source_ids
 from server.routes import AppRoute
 from tests.chat_client import ChatPage
 from tests.conftest import REPO, running_replica
@@ -235,7 +235,9 @@ def test_thumbs_count_only_for_answers_this_page_was_given_and_once_each(served)
         page = ChatPage.open(client)
         assert page.rate(1).ok  # nothing answered yet: nothing to rate (and no error either)
         answered = page.ask("Will the needles hurt?")
-        given = source_ids_of(answered.last_message, {p.stem for p in (REPO / "sources").glob("*.md")})
+        # The same answer over the API (its own client address, its own budget): the sources it cites.
+        given = cited_source_ids(httpx.post(served.base + "/api/ask", json={"question": "Will the needles hurt?"},
+                                            headers={"X-Forwarded-For": "203.0.113.77"}, timeout=60).json())
         assert given
         crafted = '<div class="qa-answer" data-sources="[&quot;acupuncture-work-for-neuropathy&quot;]">'
         for liked in (True, True, False, "Dislike"):  # the first counts; the others are the same answer again

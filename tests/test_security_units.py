@@ -18,7 +18,8 @@ from server.bodies import BodyRefused, BodyRule, RequestBodies
 from server.chat_requests import AnswerStreams, ChatRequests
 from server.guard import OriginAllowList, SameOrigin, SecurityHeaders
 from server.logs import RedactSessionIds
-from server.sessions import MAX_TURNS, Conversation, SessionJanitor
+from qa.outcome import Outcome
+from server.sessions import MAX_TURNS, Conversation, GivenReply, SessionJanitor
 
 
 @pytest.mark.parametrize("module", [routes, bodies, chat_requests, logs, chat, widget], ids=lambda m: m.__name__)
@@ -221,12 +222,13 @@ def test_a_conversation_keeps_its_last_turns_and_each_answer_is_rated_once():
     for n in range(MAX_TURNS + 3):
         chat_.add(f"q{n}", f"a{n}")
     assert len(chat_.messages) == 2 * MAX_TURNS and chat_.messages[0] == {"role": "user", "content": "q3"}
-    assert chat_.answer_at(1) == "a3" and chat_.answer_at(0) is None  # a question is not an answer
+    assert chat_.answer_at(1) == GivenReply(Outcome.SMALL_TALK) and chat_.answer_at(0) is None  # a question is not an answer
     assert chat_.answer_at(2 * MAX_TURNS) is None and chat_.answer_at(-1) is None and chat_.answer_at(True) is None
     chat_.mark_rated(1)
     assert chat_.answer_at(1) is None  # once
-    chat_.add("new", "reply")  # the rated answer leaves with its turn; what is rated moves with the messages
-    assert chat_.rated.count(True) == 0 and chat_.answer_at(len(chat_.messages) - 1) == "reply"
+    chat_.add("new", "reply", given=GivenReply(Outcome.ANSWERED, ("a",)))  # the rated answer leaves with its turn
+    assert chat_.rated.count(True) == 0 and chat_.answer_at(len(chat_.messages) - 1) == GivenReply(Outcome.ANSWERED, ("a",))
+    assert len(chat_.given) == len(chat_.messages) == len(chat_.rated)
 
 
 def test_only_the_follow_ups_offered_under_the_newest_reply_can_be_asked():

@@ -30,11 +30,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
 from qa.config import KEPT_TEXT_LIMIT
+from qa.outcome import Outcome
 
 if TYPE_CHECKING:
     from qa.answerer import Result
 
-OUTCOMES = ("answered", "abstained", "safety", "small_talk")
+OUTCOMES = tuple(outcome.value for outcome in Outcome)
 CHANNELS = ("api", "chat")
 RATINGS = ("up", "down")
 CONFIDENCES = ("high", "medium", "low")
@@ -141,32 +142,22 @@ def answer_event(result: Result, *, channel: str, keep_text: bool = False,
     answer, prepared = result.answer, result.prepared
     common = dict(day=day, hour=hour, channel=channel, truncated=prepared.truncated, cached=result.cached,
                   language=None if prepared.language == "en" else prepared.language)
-    if prepared.kind != "question":
-        return AnswerEvent(outcome="small_talk", detail=prepared.kind, **common)
-    if answer.get("safety"):
-        return AnswerEvent(outcome="safety", detail=answer["safety"]["level"], **common)
-    confidence = confidence_bucket(_rerank_top(result))
-    if answer["abstained"]:
-        return AnswerEvent(outcome="abstained", confidence=confidence, requests=tuple(prepared.unsupported_requests),
+    outcome = result.outcome
+    if outcome in (Outcome.SMALL_TALK, Outcome.SAFETY):
+        return AnswerEvent(outcome=outcome.value, detail=result.detail, **common)
+    confidence = confidence_bucket(result.rerank_top)
+    if outcome is Outcome.ABSTAINED:
+        return AnswerEvent(outcome=outcome.value, confidence=confidence, requests=tuple(prepared.unsupported_requests),
                            topics=tuple(prepared.uncovered_topics),
                            question=clip_text(prepared.text) if keep_text else None, **common)
-    return AnswerEvent(outcome="answered", confidence=confidence, sources=tuple(cited_source_ids(answer)), **common)
-
-
-def _rerank_top(result: Result) -> float | None:
-    """The re-ranker's best logit, or None when it read no candidate (no re-ranker, or nothing retrieved):
-    Evidence.rerank_top is 0.0 then, which would read as a score."""
-    retrieval = result.retrieval
-    if retrieval is None or result.features is None or not any(hit.relevance is not None for hit in retrieval.hits):
-        return None
-    return result.features["rerank_top"]
+    return AnswerEvent(outcome=outcome.value, confidence=confidence, sources=tuple(cited_source_ids(answer)), **common)
 
 
 def rating_event(rating: str, source_ids: list[str], question: str | None = None, *, keep_text: bool = False,
                  now: Callable[[], datetime] = utc_now) -> RatingEvent:
     """The event for one thumbs up/down. The question's text is kept only for a thumbs-down, and only with
     `keep_text` (the clinic opted in); the caller passes no `question` when the rated reply was a safety
-    message or small talk (server/chat.py's `rated_question`)."""
+    message or small talk (server/chat.py's `rating_facts`)."""
     day, hour = _day_and_hour(now())
     kept = clip_text(question) if keep_text and rating == "down" else None
     return RatingEvent(day=day, hour=hour, rating=rating, sources=tuple(dict.fromkeys(source_ids)), question=kept)
