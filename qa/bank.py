@@ -108,7 +108,7 @@ def stored_questions(events_path: Path, *, days: int) -> list[tuple[str, str]]:
     from datetime import timedelta
 
     from .insights.events import utc_now
-    from .insights.store import open_for_reading, read_events
+    from .insights.database import open_for_reading, read_events
 
     since = (utc_now() - timedelta(days=days - 1)).date().isoformat()
     conn = open_for_reading(events_path)

@@ -14,13 +14,16 @@ import re
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
-def escape(text: str) -> str:
-    """Plain text safe inside Markdown that may be rendered as HTML.
+def escape(text: str, *, quote: bool = True) -> str:
+    """Plain text safe inside Markdown that may be rendered as HTML (and inside a Markdown table: "|" too).
+    `quote=False` leaves quotes as they are, for Markdown that people also read as text (the insights report).
 
     >>> print(escape("<script>alert(1)</script> *bold* [x](javascript:y) single-use"))
     &lt;script&gt;alert(1)&lt;/script&gt; \\*bold\\* \\[x\\](javascript:y) single-use
+    >>> print(escape("I'm <b>sure</b> | *very*", quote=False))
+    I'm &lt;b&gt;sure&lt;/b&gt; \\| \\*very\\*
     """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=quote))
 
 
 def safe_url(url: str | None) -> str | None:

@@ -20,9 +20,11 @@ import pytest
 from qa.abstain import FEATURES, AbstentionModel
 from qa.answerer import Answerer
 from qa.config import Settings
-from qa.insights import store as store_module
+from qa.insights import database
 from qa.insights.events import AnswerEvent, RatingEvent, answer_event, confidence_bucket, rating_event
-from qa.insights.store import SCHEMA_VERSION, EventStore, connect, import_feedback_log, insert
+from qa.insights.database import SCHEMA_VERSION, connect, insert
+from qa.insights.legacy_log import import_feedback_log
+from qa.insights.store import EventStore
 from qa.retrieve import RetrievalParams
 from server.feedback import FeedbackLog
 from tests.conftest import FakeEmbedder, FakeReranker, fake_index
@@ -200,7 +202,7 @@ def days_ago(n, today=NOON):
 def test_retention_deletes_exactly_the_old_events_on_start_and_then_daily(tmp_path):
     path = tmp_path / "events.sqlite3"
     conn = connect(path)
-    with store_module.transaction(conn):
+    with database.transaction(conn):
         insert(conn, [AnswerEvent(day=days_ago(n), hour=9, channel="api", outcome="answered") for n in (91, 90, 89, 0)]
                + [RatingEvent(day=days_ago(n), hour=9, rating="up") for n in (91, 90)])
     conn.close()
@@ -221,7 +223,7 @@ def test_retention_deletes_exactly_the_old_events_on_start_and_then_daily(tmp_pa
 def test_texts_kept_while_opted_in_are_erased_once_the_clinic_opts_out(tmp_path):
     path = tmp_path / "events.sqlite3"
     conn = connect(path)
-    with store_module.transaction(conn):
+    with database.transaction(conn):
         insert(conn, [AnswerEvent(day=days_ago(1), hour=9, channel="chat", outcome="abstained", question="How much is it?"),
                       RatingEvent(day=days_ago(1), hour=9, rating="down", question="Will it hurt?")])
     conn.close()
@@ -555,7 +557,7 @@ def test_retention_runs_just_after_utc_midnight_whenever_the_server_started(tmp_
     midnight, not a day after it started."""
     path = tmp_path / "events.sqlite3"
     conn = connect(path)
-    with store_module.transaction(conn):
+    with database.transaction(conn):
         insert(conn, [AnswerEvent(day=day, hour=9, channel="api", outcome="answered") for day in ("2025-04-01", "2025-04-02")])
     conn.close()
     now = [datetime(2025, 6, 30, 23, 59, 59, 500_000, tzinfo=timezone.utc)]

@@ -13,8 +13,9 @@ import pytest
 from qa.__main__ import main
 from qa.config import Settings
 from qa.insights.events import AnswerEvent, RatingEvent
-from qa.insights.report import make_report, parse_since, summarize
-from qa.insights.store import InsightsError, connect, insert, transaction
+from qa.insights.report import make_report, parse_since
+from qa.insights.summary import summarize
+from qa.insights.database import InsightsError, connect, insert, transaction
 from tests.conftest import FakeEmbedder, fake_index
 
 FILES = {
@@ -287,7 +288,8 @@ def test_two_articles_of_one_title_stay_two_in_the_tables_and_the_bars():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from qa.insights.report import _bars, _short, _title, distinct_titles
+    from qa.insights.charts import _bars, _short
+    from qa.insights.summary import _title, distinct_titles
 
     titles = distinct_titles({"needles": "About Needles", "clinic-needles": "About Needles", "qi": "Qi"})
     labels = [_short(_title(titles, s)) for s in ("needles", "clinic-needles", "qi")]

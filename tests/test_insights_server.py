@@ -18,7 +18,8 @@ from qa import wording
 from qa.abstain import FEATURES, AbstentionModel
 from qa.answerer import Answerer
 from qa.config import Settings
-from qa.insights.store import BUSY_TIMEOUT, RETRY_SECONDS, EventStore
+from qa.insights.database import BUSY_TIMEOUT
+from qa.insights.store import RETRY_SECONDS, EventStore
 from server.chat import chat_message, footer_html, given_reply, rating_facts
 from server.sessions import Conversation
 from server.feedback import FeedbackLog

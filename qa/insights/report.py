@@ -10,51 +10,43 @@ PNG charts beside it:
 - only when the clinic opted in to question text: the questions not covered, and those rated thumbs-down,
   grouped by their nearest article section (clusters.py).
 
-`summarize` is pure (events in, `Summary` out) and `write_report` only writes; `make_report` reads the
-store and the index and puts them together. Days are UTC dates; `--since 30d` is the last 30 of them,
+The figures come from summary.py's `summarize` (pure: events in, `Summary` out) and the charts from
+charts.py; here are the printed summary and insights.md, and `make_report`, which reads the store and the
+index and puts them together. Days are UTC dates; `--since 30d` is the last 30 of them,
 today included, and never reaches further back than `[privacy] keep_days`. Leaves out: anything the
 store does not hold (who asked, when to the minute, the conversation).
 """
 
 from __future__ import annotations
 
-import html
 import re
 import sqlite3
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
 from index import files
-from qa.config import Settings
+from qa import markup
+from qa.config import KEPT_TEXT_LIMIT, Settings
 from qa.language import NAMES as LANGUAGE_NAMES
 
-from qa.config import KEPT_TEXT_LIMIT
-
 from . import suggestions
-from .events import AnswerEvent, RatingEvent
-from .store import InsightsError, LegacyLogError, import_feedback_log, open_for_reading, read_events
+from .charts import OUTCOME_SHORT, draw_charts
+from .database import InsightsError, LegacyLogError, open_for_reading, read_events
+from .legacy_log import import_feedback_log
+from .summary import Summary, _pct, _plural, _title, distinct_titles, down_share, summarize
 
 REPORT_FILE = "insights.md"
-CHARTS = {"per_day": "questions_per_day.png", "not_covered": "not_covered.png", "articles": "articles.png"}
 OUTCOME_LABELS = {"answered": "answered from the articles", "abstained": "not covered by the articles",
                   "safety": "safety message first", "small_talk": "small talk (greetings, thanks)"}
-OUTCOME_SHORT = {"answered": "answered", "abstained": "not covered", "safety": "safety", "small_talk": "small talk"}
-OUTCOME_COLOURS = {"answered": "#2563eb", "abstained": "#f59e0b", "safety": "#dc2626", "small_talk": "#9ca3af"}
 _SINCE = re.compile(r"^\s*(\d+)\s*([dw])\s*$", re.IGNORECASE)
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
 def escape(text: str) -> str:
-    """Visitor or article text made inert in the report's Markdown (as qa/markup.py does for answers, but
-    quotes stay quotes: staff read this file as text too).
-
-    >>> print(escape("I'm <b>sure</b> | *very*"))
-    I'm &lt;b&gt;sure&lt;/b&gt; \\| \\*very\\*
-    """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    """Visitor or article text made inert in the report's Markdown; quotes stay quotes (staff read it as text)."""
+    return markup.escape(text, quote=False)
 
 
 def parse_since(text: str) -> int:
@@ -69,113 +61,6 @@ def parse_since(text: str) -> int:
         raise InsightsError(f"--since must be a number of days or weeks, like 30d or 4w, got {text!r}.")
     return days
 
-
-@dataclass
-class Kind:
-    """A kind of request or topic behind abstentions."""
-    name: str
-    origin: str  # "request" (requests.yaml) or "topic" (topics.yaml)
-    count: int
-
-
-@dataclass
-class Summary:
-    start: date
-    end: date
-    per_day: dict[str, Counter]                    # day -> outcome -> questions
-    outcomes: Counter
-    languages: Counter                             # other languages only
-    truncated: int
-    cached: int
-    confidence: Counter                            # of the answers given
-    uncovered: list[Kind]                          # most frequent first
-    abstained_without_kind: int
-    citations: Counter                             # source id -> answers citing it
-    ratings: dict[str, Counter]                    # source id -> "up"/"down" -> ratings of answers citing it
-    thumbs: Counter                                # "up"/"down" -> all ratings
-    abstained_texts: list[str] = field(default_factory=list)
-    down_texts: list[str] = field(default_factory=list)
-    source_ids: list[str] = field(default_factory=list)  # every article, cited or not
-
-    @property
-    def total(self) -> int:
-        return sum(self.outcomes.values())
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-    @property
-    def period(self) -> str:
-        return "today" if self.days == 1 else f"in the last {self.days} days"
-
-    @property
-    def has_text(self) -> bool:
-        return bool(self.abstained_texts or self.down_texts)
-
-    def by_citations(self) -> list[str]:
-        """Every article, most cited first (ties by id)."""
-        return sorted(self.source_ids, key=lambda s: (-self.citations[s], s))
-
-
-def summarize(answers: list[AnswerEvent], ratings: list[RatingEvent], *, start: date, end: date,
-              source_ids: list[str] = ()) -> Summary:
-    """The figures of the report for the events of days `start` to `end` (others are ignored)."""
-    first, last = start.isoformat(), end.isoformat()
-    answers = [a for a in answers if first <= a.day <= last]
-    ratings = [r for r in ratings if first <= r.day <= last]
-    per_day = {(start + timedelta(days=i)).isoformat(): Counter() for i in range((end - start).days + 1)}
-    for a in answers:
-        per_day[a.day][a.outcome] += 1
-    abstained = [a for a in answers if a.outcome == "abstained"]
-    kinds = Counter((name, "request") for a in abstained for name in a.requests)
-    kinds.update((name, "topic") for a in abstained for name in a.topics)
-    by_source: dict[str, Counter] = {}
-    for r in ratings:
-        for source in r.sources:
-            by_source.setdefault(source, Counter())[r.rating] += 1
-    citations = Counter(s for a in answers if a.outcome == "answered" for s in a.sources)
-    return Summary(
-        start=start, end=end, per_day=per_day,
-        outcomes=Counter(a.outcome for a in answers),
-        languages=Counter(a.language for a in answers if a.language),
-        truncated=sum(a.truncated for a in answers), cached=sum(a.cached for a in answers),
-        confidence=Counter(a.confidence for a in answers if a.outcome == "answered" and a.confidence),
-        uncovered=[Kind(name, origin, n) for (name, origin), n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))],
-        abstained_without_kind=sum(1 for a in abstained if not a.requests and not a.topics),
-        citations=citations, ratings=by_source, thumbs=Counter(r.rating for r in ratings),
-        abstained_texts=[a.question for a in abstained if a.question],
-        down_texts=[r.question for r in ratings if r.rating == "down" and r.question],
-        source_ids=sorted(set(source_ids) | set(citations) | set(by_source)),
-    )
-
-
-def _pct(part: int, whole: int) -> str:
-    return f"{part / whole:.0%}" if whole else "–"
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
-def _title(titles: dict[str, str], source_id: str) -> str:
-    return titles.get(source_id, source_id)
-
-
-def distinct_titles(titles: dict[str, str]) -> dict[str, str]:
-    """Article titles by source id, a title that two articles share followed by each one's id, so that the
-    report's tables and bars never merge two articles (a clinic's page may reuse an article's title).
-
-    >>> distinct_titles({"a": "Needles", "b": "Needles", "c": "Qi"})
-    {'a': 'Needles (a)', 'b': 'Needles (b)', 'c': 'Qi'}
-    """
-    shared = {title for title, count in Counter(titles.values()).items() if count > 1}
-    return {sid: f"{title} ({sid})" if title in shared else title for sid, title in titles.items()}
-
-
-def down_share(summary: Summary, source_id: str) -> str:
-    votes = summary.ratings.get(source_id, Counter())
-    return _pct(votes["down"], votes["up"] + votes["down"])
 
 
 # --- the printed summary --------------------------------------------------------------------------------
@@ -298,86 +183,6 @@ def markdown(summary: Summary, *, titles: dict[str, str], events_path: Path, cha
             out.append("")
     return "\n".join(out).rstrip() + "\n"
 
-
-# --- charts -----------------------------------------------------------------------------------------------
-
-def draw_charts(summary: Summary, out: Path, *, titles: dict[str, str]) -> dict[str, str]:
-    """The PNG charts that have something to show, written into `out`; name -> file name."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display, no GUI toolkit
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    drawn = {}
-    if summary.total:
-        fig, ax = plt.subplots(figsize=(9, 3.6))
-        days = list(summary.per_day)
-        bottom = [0] * len(days)
-        for outcome, label in OUTCOME_SHORT.items():
-            heights = [summary.per_day[d][outcome] for d in days]
-            ax.bar(range(len(days)), heights, bottom=bottom, color=OUTCOME_COLOURS[outcome], label=label, width=0.8)
-            bottom = [b + h for b, h in zip(bottom, heights)]
-        step = max(1, len(days) // 10)
-        ax.set_xticks(range(0, len(days), step), [d[5:] for d in days[::step]])
-        ax.set_ylim(0, max(bottom) * 1.25 + 1)  # room for the legend above the bars
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 2.5 on the axis
-        ax.set_ylabel("questions")
-        ax.set_title("Questions per day (UTC)")
-        ax.legend(loc="upper left", ncol=4, fontsize=8, frameon=False)
-        ax.spines[["top", "right"]].set_visible(False)
-        _save(fig, out / CHARTS["per_day"], plt)
-        drawn["per_day"] = CHARTS["per_day"]
-    if summary.uncovered:
-        kinds = summary.uncovered[:10][::-1]
-        fig, _ax = _bars(plt, [suggestions.subject(k.name) for k in kinds], [k.count for k in kinds],
-                         colour=OUTCOME_COLOURS["abstained"], xlabel="questions not covered",
-                         title="What the articles don't cover")
-        _save(fig, out / CHARTS["not_covered"], plt)
-        drawn["not_covered"] = CHARTS["not_covered"]
-    if summary.source_ids and sum(summary.citations.values()):
-        sources = summary.by_citations()[::-1]
-        fig, ax = _bars(plt, [_short(_title(titles, s)) for s in sources], [summary.citations[s] for s in sources],
-                        colour=OUTCOME_COLOURS["answered"], xlabel="answers citing the article", title="Articles cited")
-        for row, source in enumerate(sources):
-            share = down_share(summary, source)
-            if share != "–":
-                ax.annotate(f" {share} thumbs-down", (summary.citations[source], row), va="center", fontsize=8)
-        ax.set_xlim(0, max(summary.citations[s] for s in sources) * 1.3)  # room for the thumbs-down share
-        _save(fig, out / CHARTS["articles"], plt)
-        drawn["articles"] = CHARTS["articles"]
-    return drawn
-
-
-def _bars(plt, labels: list[str], values: list[int], *, colour: str, xlabel: str, title: str):
-    """A horizontal bar chart of whole numbers, first label at the bottom; (figure, axes)."""
-    from matplotlib.ticker import MaxNLocator
-
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.2))
-    # By position, not by label: matplotlib draws bars of equal labels as one (two articles of one title).
-    rows = list(range(len(labels)))
-    ax.barh(rows, values, color=colour)
-    ax.set_yticks(rows, labels)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(xlabel)
-    ax.set_title(title)
-    ax.spines[["top", "right"]].set_visible(False)
-    return fig, ax
-
-
-def _short(text: str, limit: int = 48) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _save(fig, path: Path, plt) -> None:
-    fig.tight_layout()
-    tmp = files.temporary_beside(path)
-    try:
-        fig.savefig(tmp, dpi=100, format="png")
-        files.publish(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-        plt.close(fig)
 
 
 # --- putting it together -----------------------------------------------------------------------------------

@@ -16,272 +16,33 @@ events wait in memory (up to `max_pending`, the oldest dropped beyond) to be wri
   case someone wants what it held) and a new, empty store started;
 - the file written by a newer version of this program (schema `user_version`): left alone, nothing written.
 
-Reading is for `python -m qa insights` (report.py): `read_events`. The schema is `SCHEMA` (user_version 1).
-Leaves out: what an event holds (events.py) and what the report makes of the events (report.py).
+Not here: the database itself (database.py: schema, writing, reading, retention), the old log (legacy_log.py),
+what an event holds (events.py) and what the report makes of the events (report.py).
 """
 
 from __future__ import annotations
 
 import atexit
-import hashlib
-import json
 import os
 import queue
 import sqlite3
-import sys
 import threading
 import time
-from dataclasses import astuple, dataclass, fields
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
-from qa.errors import QAError
+from .database import BUSY_TIMEOUT, InsightsError, LegacyLogError, _stderr, connect, insert, purge, transaction
+from .events import AnswerEvent, RatingEvent, utc_now
+from .legacy_log import import_feedback_log
 
-from .events import AnswerEvent, RatingEvent, clip_text, utc_now
-
-SCHEMA_VERSION = 1
-SCHEMA = """
-CREATE TABLE answers (
-    id         INTEGER PRIMARY KEY,
-    day        TEXT    NOT NULL,  -- UTC date, YYYY-MM-DD
-    hour       INTEGER NOT NULL,  -- UTC hour, 0-23
-    channel    TEXT    NOT NULL,  -- 'api' (POST /api/ask, the widget) or 'chat' (the chat page)
-    outcome    TEXT    NOT NULL,  -- 'answered', 'abstained', 'safety', 'small_talk'
-    detail     TEXT,              -- the safety level or the kind of small talk
-    language   TEXT,              -- NULL for English, else 'es', 'fr', 'de', 'pt', 'it', 'other'
-    truncated  INTEGER NOT NULL,  -- 1: cut to max_question_chars
-    cached     INTEGER NOT NULL,  -- 1: served from the answer cache
-    confidence TEXT,              -- 'high', 'medium', 'low', or NULL where nothing was re-ranked
-    sources    TEXT    NOT NULL,  -- JSON list of the cited source ids, best first
-    requests   TEXT    NOT NULL,  -- JSON list of kinds of request (requests.yaml) behind an abstention
-    topics     TEXT    NOT NULL,  -- JSON list of kinds of topic (topics.yaml) behind an abstention
-    question   TEXT               -- only with store_question_text = true, only for an abstention
-);
-CREATE INDEX answers_by_day ON answers (day);
-CREATE TABLE ratings (
-    id         INTEGER PRIMARY KEY,
-    day        TEXT    NOT NULL,
-    hour       INTEGER NOT NULL,
-    rating     TEXT    NOT NULL,  -- 'up' or 'down'
-    sources    TEXT    NOT NULL,  -- JSON list of the source ids the rated answer cited
-    question   TEXT               -- only with store_question_text = true, only for a thumbs-down
-);
-CREATE INDEX ratings_by_day ON ratings (day);
-CREATE TABLE imports (            -- old feedback.jsonl files read in, so that none is read twice
-    path       TEXT    NOT NULL,
-    size       INTEGER NOT NULL,  -- bytes read (whole lines)
-    sha256     TEXT    NOT NULL,  -- of those bytes
-    ratings    INTEGER NOT NULL,
-    day        TEXT    NOT NULL
-);
-"""
-_LIST_COLUMNS = {"sources", "requests", "topics"}
-_BOOL_COLUMNS = {"truncated", "cached"}
-
-BUSY_TIMEOUT = 2.0  # seconds the writer waits for another program's lock before counting it a failure
 RETRY_SECONDS = 15.0
 MAX_PENDING = 10_000  # events kept in memory while writing fails (about 2 MB)
 MAINTENANCE_SECONDS = 24 * 3600  # retention and the old feedback log, after the first time at start
 # ... and just after each UTC midnight, when a day falls out of keep_days, whenever the server started.
 AFTER_MIDNIGHT_SECONDS = 1.0
 _CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
-
-
-class InsightsError(QAError):
-    """The insights cannot be made: the store is missing, unreadable or of a newer version, or an option is bad."""
-
-
-class LegacyLogError(InsightsError):
-    """The old feedback.jsonl is there but cannot be read: its ratings wait; the store itself is fine."""
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-# --- the database ----------------------------------------------------------------------------------------
-
-def connect(path: Path, *, timeout: float = BUSY_TIMEOUT) -> sqlite3.Connection:
-    """A connection to the store at `path`, created with its schema when new. Raises sqlite3 errors and
-    OSError as they come (the writer sorts them out), and `InsightsError` for a newer schema."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), never opened behind our back.
-    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-    try:
-        _set_wal(conn, timeout)  # the report reads while the server writes
-        conn.execute("PRAGMA secure_delete = ON")  # deleted events (retention) are overwritten, not left in free pages
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            with transaction(conn):
-                if conn.execute("PRAGMA user_version").fetchone()[0] == 0:  # another process may have won the race
-                    for statement in _statements(SCHEMA):  # not executescript: it would commit first
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        elif version != SCHEMA_VERSION:
-            raise InsightsError(
-                f"{path} was written by a newer version of this program (format {version}; this one reads "
-                f"{SCHEMA_VERSION}). Update the program, or set [privacy] events_file to another file.")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _set_wal(conn: sqlite3.Connection, timeout: float) -> None:
-    """PRAGMA journal_mode = WAL, waiting up to `timeout` for other connections: switching a new file to WAL
-    fails at once with "database is locked" when another process (a replica starting at the same moment) is
-    doing the same, without SQLite's busy handler being asked to wait."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.01)
-
-
-def _statements(script: str) -> list[str]:
-    """The SQL statements of `script`, split where SQLite says a statement is complete."""
-    statements, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    return statements
-
-
-class transaction:
-    """`with transaction(conn):` BEGIN IMMEDIATE (the write lock up front, so a busy database fails here,
-    not halfway), COMMIT, or ROLLBACK on any error."""
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-
-    def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, kind, _value, _traceback):
-        if kind is None:
-            self.conn.execute("COMMIT")
-        elif self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
-        return False
-
-
-def _row(event: AnswerEvent | RatingEvent) -> tuple:
-    return tuple(json.dumps(list(v), ensure_ascii=False) if f.name in _LIST_COLUMNS else
-                 int(v) if f.name in _BOOL_COLUMNS else v
-                 for f, v in zip(fields(event), astuple(event)))
-
-
-def _insert_sql(kind: type) -> str:
-    names = [f.name for f in fields(kind)]
-    table = "answers" if kind is AnswerEvent else "ratings"
-    return f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-
-
-def insert(conn: sqlite3.Connection, events: Iterable[AnswerEvent | RatingEvent]) -> None:
-    """Insert `events` (inside the caller's transaction)."""
-    events = list(events)
-    for kind in (AnswerEvent, RatingEvent):
-        rows = [_row(e) for e in events if isinstance(e, kind)]
-        if rows:
-            conn.executemany(_insert_sql(kind), rows)
-
-
-def purge(conn: sqlite3.Connection, *, keep_days: int, today: date, keep_text: bool = True) -> int:
-    """Delete the events of days before `today - keep_days` (an event from exactly `keep_days` days ago
-    stays until tomorrow) and, unless `keep_text` (the clinic's opt-in), the question texts kept while the
-    opt-in was on: a clinic that turns it off keeps no text from then on. The number of rows changed."""
-    cutoff = (today - timedelta(days=keep_days)).isoformat()
-    with transaction(conn):
-        deleted = sum(conn.execute(f"DELETE FROM {table} WHERE day < ?", (cutoff,)).rowcount
-                      for table in ("answers", "ratings"))
-        if not keep_text:
-            deleted += sum(conn.execute(f"UPDATE {table} SET question = NULL WHERE question IS NOT NULL").rowcount
-                           for table in ("answers", "ratings"))
-    if deleted:
-        # The deleted rows may still be in the write-ahead log: fold it into the file and empty it.
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return deleted
-
-
-def read_events(conn: sqlite3.Connection, *, since: str) -> tuple[list[AnswerEvent], list[RatingEvent]]:
-    """The answer and rating events of UTC days from `since` (YYYY-MM-DD) on, oldest first."""
-    found = []
-    for kind, table in ((AnswerEvent, "answers"), (RatingEvent, "ratings")):
-        names = [f.name for f in fields(kind)]
-        rows = conn.execute(f"SELECT {', '.join(names)} FROM {table} WHERE day >= ? ORDER BY day, hour, id", (since,))
-        found.append([kind(**{n: tuple(json.loads(v)) if n in _LIST_COLUMNS else bool(v) if n in _BOOL_COLUMNS else v
-                              for n, v in zip(names, row)}) for row in rows])
-    return found[0], found[1]
-
-
-def open_for_reading(path: Path, *, create: bool = False) -> sqlite3.Connection:
-    """The store for the report (created when `create`: there is an old feedback log to import into it);
-    `InsightsError` says what to do when it is missing or unreadable."""
-    if not path.exists() and not create:
-        raise InsightsError(
-            f"There are no insights yet: {path} does not exist. The chat server (python app.py) records one event "
-            "per answer there as it serves; or pass --events FILE.")
-    try:
-        return connect(path)
-    except (sqlite3.DatabaseError, OSError) as exc:
-        raise InsightsError(f"Cannot read {path} ({exc}). If it is corrupt, the server moves it aside and starts "
-                            "a new one when it next starts; if it is locked, try again in a moment.") from exc
-
-
-# --- the old feedback log --------------------------------------------------------------------------------
-
-def import_feedback_log(conn: sqlite3.Connection, path: Path, *, keep_text: bool,
-                        log: Callable[[str], None] = _stderr) -> int:
-    """Read the thumbs up/down of an old feedback.jsonl into the store, once, then rename the file
-    *.migrated. Lines read before (the same bytes at the start of the file) are never read again, even when
-    the rename failed and the file kept growing, and whatever the path it is found at now (another spelling of
-    it in clinic.toml, a .migrated file copied back). Returns the number of ratings imported."""
-    if not path.is_file():
-        return 0
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:  # another replica sharing it has just imported and renamed it
-        return 0
-    except OSError as exc:
-        raise LegacyLogError(f"Cannot read the old feedback log {path} ({exc}): its thumbs up/down are not imported "
-                             "yet. Let the server read it (check its owner and permissions), or move it away.") from exc
-    data = data[: data.rfind(b"\n") + 1]  # whole lines only: a line being appended is read next time
-    with transaction(conn):
-        start = 0
-        # By content, not by path: the longest import that is a prefix of this file.
-        for size, digest in conn.execute("SELECT size, sha256 FROM imports ORDER BY size DESC"):
-            if size <= len(data) and hashlib.sha256(data[:size]).hexdigest() == digest:
-                start = size
-                break
-        events, skipped = [], 0
-        for line in data[start:].decode("utf-8", errors="replace").splitlines():
-            event = _legacy_rating(line, keep_text=keep_text)
-            if event is None:
-                skipped += line.strip() != ""
-            else:
-                events.append(event)
-        if start < len(data):
-            insert(conn, events)
-            conn.execute("INSERT INTO imports (path, size, sha256, ratings, day) VALUES (?, ?, ?, ?, ?)",
-                         (str(path), len(data), hashlib.sha256(data).hexdigest(), len(events), utc_now().date().isoformat()))
-    moved = _migrated_name(path)
-    try:
-        os.replace(path, moved)
-        where = f"renamed it {moved.name}: delete that once you have checked (retention does not apply to it)"
-    except OSError as exc:
-        where = f"could not rename it ({exc}); it will not be read twice"
-    if start < len(data):
-        log(f"Imported {len(events)} thumbs up/down from {path} into the insights store"
-            + (f" ({skipped} lines that were not ratings skipped)" if skipped else "") + f"; {where}.")
-    return len(events)
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
@@ -291,33 +52,6 @@ def _file_id(path: Path) -> tuple[int, int] | None:
         return None
     return found.st_dev, found.st_ino
 
-
-def _migrated_name(path: Path) -> Path:
-    moved = path.with_name(path.name + ".migrated")
-    if moved.exists():
-        moved = path.with_name(f"{path.name}.migrated-{utc_now():%Y%m%dT%H%M%SZ}")
-    return moved
-
-
-def _legacy_rating(line: str, *, keep_text: bool) -> RatingEvent | None:
-    """A line of the old log ({"time", "rating", "source_ids", "question"?}) as a rating event; None when it
-    is not one. The text follows today's rule: kept only for a thumbs-down, and only when opted in."""
-    try:
-        entry = json.loads(line)
-        when = datetime.fromisoformat(entry["time"])
-        when = (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-        sources = entry.get("source_ids") or []
-        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
-            return None
-        text = entry.get("question")
-        kept = clip_text(text) if keep_text and entry.get("rating") == "down" and isinstance(text, str) else None
-        return RatingEvent(day=when.date().isoformat(), hour=when.hour, rating=entry["rating"],
-                           sources=tuple(dict.fromkeys(sources)), question=kept)
-    except (ValueError, KeyError, TypeError, AttributeError):  # not JSON, no time, a bad rating or date
-        return None
-
-
-# --- the writer --------------------------------------------------------------------------------------------
 
 @dataclass
 class _Flush:
