@@ -56,7 +56,7 @@ def event_store(settings: Settings) -> EventStore:
     if store is None or store.closed:
         store = _event_stores[settings.events_file] = EventStore(
             settings.events_file, keep_days=settings.keep_days, legacy_feedback=settings.feedback_file,
-            keep_legacy_text=settings.store_question_text)
+            store_question_text=settings.store_question_text)
     return store
 
 

@@ -177,7 +177,7 @@ def build_demo(settings: Settings, answerers: LazyAnswerer, feedback: FeedbackLo
 
     def record(result: Result) -> None:
         if events is not None:  # a queue put: the disk is the writer thread's business
-            events.record(answer_event(result, channel="chat", keep_text=settings.store_question_text))
+            events.record(answer_event(result, channel="chat", store_question_text=settings.store_question_text))
 
     def ready() -> Answerer:
         try:

@@ -21,6 +21,6 @@ class FeedbackLog:
         self.store_question_text = store_question_text
 
     def record(self, rating: str, source_ids: list[str], question: str | None = None) -> RatingEvent:
-        event = rating_event(rating, source_ids, question, keep_text=self.store_question_text)
+        event = rating_event(rating, source_ids, question, store_question_text=self.store_question_text)
         self.events.record(event)
         return event

@@ -5,9 +5,9 @@ ASGI middleware that applies them, with the headers every response carries.
 carries `Content-Security-Policy: frame-ancestors`), call `POST /api/ask` from a browser, and read
 `GET /widget.json`, the widget's check before it shows its button (CORS, on those two paths only). Every
 other route answers only the server's own pages: a request that a page on another site makes is refused,
-and no other response carries CORS headers (Gradio's own would allow any origin). Each visitor gets at most `[widget] rate_limit_per_minute` answers a minute, from the API and the
-chat page together, then 429 with Retry-After. The limiter keeps only the times of a visitor's last minute
-of answers, in memory.
+and no other response carries CORS headers (Gradio's own would allow any origin). Each visitor gets at most
+`[widget] rate_limit_per_minute` answers a minute, from the API and the chat page together, then 429 with
+Retry-After. The limiter keeps only the times of a visitor's last minute of answers, in memory.
 """
 
 from __future__ import annotations

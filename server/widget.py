@@ -111,7 +111,8 @@ def add_widget_routes(app: FastAPI, settings: Settings, origins: OriginAllowList
     @app.get(WIDGET_CHECK_PATH, include_in_schema=False)
     def widget_check(request: Request) -> Response:
         origin = request.headers.get("origin")
-        if origin is not None and not origins.allows(origin) and not same_origin(origin, request.headers.get("host", ""), request.url.scheme):
+        own_page = origin is not None and same_origin(origin, request.headers.get("host", ""), request.url.scheme)
+        if origin is not None and not origins.allows(origin) and not own_page:
             return error_response(not_allowed_message(origin), 403)
         return JSONResponse({"title": settings.clinic_name}, headers={"Cache-Control": "no-store"})
 

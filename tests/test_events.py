@@ -49,8 +49,8 @@ def bot(index, abstention=NEVER, reranker=None, **settings):
                     reranker=reranker or FakeReranker({"blood thinners": 4.0}, default=-2.0))
 
 
-def event(result, keep_text=False, channel="api"):
-    return answer_event(result, channel=channel, keep_text=keep_text, now=lambda: NOON)
+def event(result, store_question_text=False, channel="api"):
+    return answer_event(result, channel=channel, store_question_text=store_question_text, now=lambda: NOON)
 
 
 class Log(list):
@@ -92,19 +92,19 @@ def test_an_abstention_names_the_kinds_of_request_and_topic_but_keeps_no_words(i
     assert e.outcome == "abstained" and e.sources == () and e.confidence == "low"
     assert e.requests == ("pricing",) and e.topics == ("other therapies",)
     assert e.question is None
-    assert event(bot(index, ALWAYS).answer("How much does cupping cost?"), keep_text=True).question == "How much does cupping cost?"
+    assert event(bot(index, ALWAYS).answer("How much does cupping cost?"), store_question_text=True).question == "How much does cupping cost?"
 
 
 @pytest.mark.parametrize("question, level", [("I have crushing chest pain", "emergency"),
                                              ("my foot ulcer is oozing pus", "urgent")])
 def test_a_safety_message_is_its_level_and_never_keeps_text(index, question, level):
-    e = event(bot(index).answer(question), keep_text=True)
+    e = event(bot(index).answer(question), store_question_text=True)
     assert (e.outcome, e.detail, e.sources, e.confidence, e.question) == ("safety", level, (), None, None)
 
 
 @pytest.mark.parametrize("message, kind", [("hello", "greeting"), ("thanks so much", "thanks"), ("bye", "goodbye"), ("", "empty")])
 def test_small_talk_is_its_kind(index, message, kind):
-    e = event(bot(index).answer(message), keep_text=True)
+    e = event(bot(index).answer(message), store_question_text=True)
     assert (e.outcome, e.detail, e.confidence, e.question) == ("small_talk", kind, None, None)
 
 
@@ -137,9 +137,9 @@ def test_confidence_buckets_and_bad_events():
 
 def test_a_rating_keeps_text_only_for_a_thumbs_down_when_opted_in():
     assert rating_event("down", ["a", "a", "b"], "Why so vague?", now=lambda: NOON) == RatingEvent("2025-06-30", 12, "down", ("a", "b"))
-    assert rating_event("up", ["a"], "Nice", keep_text=True).question is None
-    assert rating_event("down", ["a"], "  Why   so vague? ", keep_text=True).question == "Why so vague?"
-    assert len(rating_event("down", [], "x" * 5000, keep_text=True).question) == 1000
+    assert rating_event("up", ["a"], "Nice", store_question_text=True).question is None
+    assert rating_event("down", ["a"], "  Why   so vague? ", store_question_text=True).question == "Why so vague?"
+    assert len(rating_event("down", [], "x" * 5000, store_question_text=True).question) == 1000
 
 
 # --- what the database holds -------------------------------------------------------------------------------
@@ -148,12 +148,12 @@ QUESTIONS = ["Is it safe with blood thinners and my doctor?", "How much does cup
              "hello", "¿La acupuntura duele mucho con las agujas?"]
 
 
-def record_all(index, path, *, keep_text):
+def record_all(index, path, *, store_question_text):
     answers = {q: bot(index, ALWAYS if "cupping" in q else NEVER).answer(q) for q in QUESTIONS}
     store = open_store(path)
     for result in answers.values():
-        store.record(answer_event(result, channel="chat", keep_text=keep_text))
-    feedback = FeedbackLog(store, store_question_text=keep_text)
+        store.record(answer_event(result, channel="chat", store_question_text=store_question_text))
+    feedback = FeedbackLog(store, store_question_text=store_question_text)
     feedback.record("up", ["needles"], "Is it safe with blood thinners and my doctor?")
     feedback.record("down", ["qi"], "What is qi, really?")
     assert store.flush()
@@ -162,7 +162,7 @@ def record_all(index, path, *, keep_text):
 
 def test_the_database_holds_no_text_of_any_question_unless_opted_in(index, tmp_path):
     path = tmp_path / "events.sqlite3"
-    record_all(index, path, keep_text=False)
+    record_all(index, path, store_question_text=False)
     answers = rows(path)
     assert [(r["outcome"], r["detail"]) for r in answers] == [
         ("answered", None), ("abstained", None), ("safety", "emergency"), ("small_talk", "greeting"),
@@ -180,7 +180,7 @@ def test_the_database_holds_no_text_of_any_question_unless_opted_in(index, tmp_p
 
 def test_opted_in_text_is_kept_for_abstentions_and_thumbs_down_only(index, tmp_path):
     path = tmp_path / "events.sqlite3"
-    record_all(index, path, keep_text=True)
+    record_all(index, path, store_question_text=True)
     kept = [r["question"] for r in rows(path) + rows(path, "ratings") if r["question"]]
     assert kept == ["How much does cupping cost?", "What is qi, really?"]
     assert b"crushing" not in file_bytes(path) and b"blood thinners" not in file_bytes(path)
@@ -227,11 +227,11 @@ def test_texts_kept_while_opted_in_are_erased_once_the_clinic_opts_out(tmp_path)
         insert(conn, [AnswerEvent(day=days_ago(1), hour=9, channel="chat", outcome="abstained", question="How much is it?"),
                       RatingEvent(day=days_ago(1), hour=9, rating="down", question="Will it hurt?")])
     conn.close()
-    opted_in = open_store(path, keep_legacy_text=True)
+    opted_in = open_store(path, store_question_text=True)
     assert opted_in.flush()
     opted_in.close()
     assert rows(path)[0]["question"] == "How much is it?"  # still opted in: kept
-    opted_out = open_store(path, keep_legacy_text=False)
+    opted_out = open_store(path, store_question_text=False)
     assert opted_out.flush()
     opted_out.close()
     assert [r["question"] for r in rows(path)] == [None] and [r["question"] for r in rows(path, "ratings")] == [None]
@@ -493,7 +493,7 @@ def test_the_old_feedback_log_is_imported_once_then_renamed(tmp_path):
     legacy, path = tmp_path / "feedback.jsonl", tmp_path / "events.sqlite3"
     write_log(legacy, OLD_LINES, extra="not json\n")
     log = Log()
-    store = open_store(path, legacy_feedback=legacy, keep_legacy_text=True, log=log, clock=lambda: NOON)
+    store = open_store(path, legacy_feedback=legacy, store_question_text=True, log=log, clock=lambda: NOON)
     assert store.flush()
     store.close()
     ratings = rows(path, "ratings")
@@ -511,7 +511,7 @@ def test_the_old_feedback_log_is_imported_once_then_renamed(tmp_path):
 
     write_log(legacy, OLD_LINES[:1])  # an old server wrote a new log after all: it is read too
     conn = connect(path)
-    assert import_feedback_log(conn, legacy, keep_text=False, log=Log()) == 1
+    assert import_feedback_log(conn, legacy, store_question_text=False, log=Log()) == 1
     conn.close()
     assert len(rows(path, "ratings")) == 4 and (tmp_path / "feedback.jsonl.migrated").exists()
     assert len([p for p in tmp_path.iterdir() if ".migrated" in p.name]) == 2
@@ -520,10 +520,10 @@ def test_the_old_feedback_log_is_imported_once_then_renamed(tmp_path):
 def test_lines_already_imported_are_never_imported_twice(tmp_path):
     legacy, conn = tmp_path / "feedback.jsonl", connect(tmp_path / "events.sqlite3")
     write_log(legacy, OLD_LINES[:2], extra='{"time": "2025-06-0')  # a line still being written
-    assert import_feedback_log(conn, legacy, keep_text=False, log=Log()) == 2
+    assert import_feedback_log(conn, legacy, store_question_text=False, log=Log()) == 2
     # As if the rename had failed and the old program had gone on appending to the same file.
     write_log(legacy, OLD_LINES)
-    assert import_feedback_log(conn, legacy, keep_text=False, log=Log()) == 1
+    assert import_feedback_log(conn, legacy, store_question_text=False, log=Log()) == 1
     assert [r["day"] for r in rows(tmp_path / "events.sqlite3", "ratings")] == ["2025-06-01", "2025-06-02", "2025-06-03"]
     conn.close()
 
@@ -627,11 +627,11 @@ def test_an_import_is_recognised_by_its_content_whatever_the_path(tmp_path):
     conn = connect(tmp_path / "events.sqlite3")
     first = tmp_path / "feedback.jsonl"
     write_log(first, OLD_LINES[:2])
-    assert import_feedback_log(conn, first, keep_text=False, log=Log()) == 2
+    assert import_feedback_log(conn, first, store_question_text=False, log=Log()) == 2
     again = tmp_path / "elsewhere" / "feedback.jsonl"
     again.parent.mkdir()
     write_log(again, OLD_LINES)  # the same two lines, and one more since
-    assert import_feedback_log(conn, again, keep_text=False, log=Log()) == 1
+    assert import_feedback_log(conn, again, store_question_text=False, log=Log()) == 1
     assert len(rows(tmp_path / "events.sqlite3", "ratings")) == 3
     conn.close()
 
@@ -649,7 +649,7 @@ def test_an_old_log_renamed_by_another_replica_meanwhile_is_no_failure(tmp_path,
         return found
 
     monkeypatch.setattr(Path, "is_file", renamed_after_the_check)
-    assert import_feedback_log(conn, legacy, keep_text=False, log=Log()) == 0
+    assert import_feedback_log(conn, legacy, store_question_text=False, log=Log()) == 0
     conn.close()
 
 

@@ -172,15 +172,15 @@ def insert(conn: sqlite3.Connection, events: Iterable[AnswerEvent | RatingEvent]
             conn.executemany(_insert_sql(kind), rows)
 
 
-def purge(conn: sqlite3.Connection, *, keep_days: int, today: date, keep_text: bool = True) -> int:
+def purge(conn: sqlite3.Connection, *, keep_days: int, today: date, store_question_text: bool = True) -> int:
     """Delete the events of days before `today - keep_days` (an event from exactly `keep_days` days ago
-    stays until tomorrow) and, unless `keep_text` (the clinic's opt-in), the question texts kept while the
+    stays until tomorrow) and, unless `store_question_text` (the clinic's opt-in), the question texts kept while the
     opt-in was on: a clinic that turns it off keeps no text from then on. The number of rows changed."""
     cutoff = (today - timedelta(days=keep_days)).isoformat()
     with transaction(conn):
         deleted = sum(conn.execute(f"DELETE FROM {table} WHERE day < ?", (cutoff,)).rowcount
                       for table in ("answers", "ratings"))
-        if not keep_text:
+        if not store_question_text:
             deleted += sum(conn.execute(f"UPDATE {table} SET question = NULL WHERE question IS NOT NULL").rowcount
                            for table in ("answers", "ratings"))
     if deleted:

@@ -8,7 +8,7 @@ question named. A `RatingEvent` holds the date and hour, the rating and the cite
 
 Left out, always: the conversation, anything about the visitor (address, visitor or session id, cookie,
 browser), the time finer than the hour, the words that matched a kind. The question text is kept only when
-the clinic opted in (`keep_text`, from `[privacy] store_question_text`), and then only for a question the
+the clinic opted in (`[privacy] store_question_text`), and then only for a question the
 articles did not cover or an answer rated thumbs-down: never for a safety message, small talk or an answer.
 
     outcome      when
@@ -135,9 +135,9 @@ def clip_text(text: str | None) -> str | None:
     return text[:KEPT_TEXT_LIMIT] or None
 
 
-def answer_event(result: Result, *, channel: str, keep_text: bool = False,
+def answer_event(result: Result, *, channel: str, store_question_text: bool = False,
                  now: Callable[[], datetime] = utc_now) -> AnswerEvent:
-    """The event for one answer. `keep_text`: the clinic opted in, and this channel tells visitors so."""
+    """The event for one answer. `store_question_text`: the clinic opted in, and this channel tells visitors so."""
     day, hour = _day_and_hour(now())
     answer, prepared = result.answer, result.prepared
     common = dict(day=day, hour=hour, channel=channel, truncated=prepared.truncated, cached=result.cached,
@@ -149,15 +149,15 @@ def answer_event(result: Result, *, channel: str, keep_text: bool = False,
     if outcome is Outcome.ABSTAINED:
         return AnswerEvent(outcome=outcome.value, confidence=confidence, requests=tuple(prepared.unsupported_requests),
                            topics=tuple(prepared.uncovered_topics),
-                           question=clip_text(prepared.text) if keep_text else None, **common)
+                           question=clip_text(prepared.text) if store_question_text else None, **common)
     return AnswerEvent(outcome=outcome.value, confidence=confidence, sources=tuple(cited_source_ids(answer)), **common)
 
 
-def rating_event(rating: str, source_ids: list[str], question: str | None = None, *, keep_text: bool = False,
+def rating_event(rating: str, source_ids: list[str], question: str | None = None, *, store_question_text: bool = False,
                  now: Callable[[], datetime] = utc_now) -> RatingEvent:
     """The event for one thumbs up/down. The question's text is kept only for a thumbs-down, and only with
-    `keep_text` (the clinic opted in); the caller passes no `question` when the rated reply was a safety
+    `store_question_text` (the clinic opted in); the caller passes no `question` when the rated reply was a safety
     message or small talk (server/chat.py's `rating_facts`)."""
     day, hour = _day_and_hour(now())
-    kept = clip_text(question) if keep_text and rating == "down" else None
+    kept = clip_text(question) if store_question_text and rating == "down" else None
     return RatingEvent(day=day, hour=hour, rating=rating, sources=tuple(dict.fromkeys(source_ids)), question=kept)

@@ -18,7 +18,7 @@ from .database import LegacyLogError, _stderr, insert, transaction
 from .events import RatingEvent, clip_text, utc_now
 
 
-def import_feedback_log(conn: sqlite3.Connection, path: Path, *, keep_text: bool,
+def import_feedback_log(conn: sqlite3.Connection, path: Path, *, store_question_text: bool,
                         log: Callable[[str], None] = _stderr) -> int:
     """Read the thumbs up/down of an old feedback.jsonl into the store, once, then rename the file
     *.migrated. Lines read before (the same bytes at the start of the file) are never read again, even when
@@ -43,7 +43,7 @@ def import_feedback_log(conn: sqlite3.Connection, path: Path, *, keep_text: bool
                 break
         events, skipped = [], 0
         for line in data[start:].decode("utf-8", errors="replace").splitlines():
-            event = _legacy_rating(line, keep_text=keep_text)
+            event = _legacy_rating(line, store_question_text=store_question_text)
             if event is None:
                 skipped += line.strip() != ""
             else:
@@ -71,7 +71,7 @@ def _migrated_name(path: Path) -> Path:
     return moved
 
 
-def _legacy_rating(line: str, *, keep_text: bool) -> RatingEvent | None:
+def _legacy_rating(line: str, *, store_question_text: bool) -> RatingEvent | None:
     """A line of the old log ({"time", "rating", "source_ids", "question"?}) as a rating event; None when it
     is not one. The text follows today's rule: kept only for a thumbs-down, and only when opted in."""
     try:
@@ -82,7 +82,7 @@ def _legacy_rating(line: str, *, keep_text: bool) -> RatingEvent | None:
         if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
             return None
         text = entry.get("question")
-        kept = clip_text(text) if keep_text and entry.get("rating") == "down" and isinstance(text, str) else None
+        kept = clip_text(text) if store_question_text and entry.get("rating") == "down" and isinstance(text, str) else None
         return RatingEvent(day=when.date().isoformat(), hour=when.hour, rating=entry["rating"],
                            sources=tuple(dict.fromkeys(sources)), question=kept)
     except (ValueError, KeyError, TypeError, AttributeError):  # not JSON, no time, a bad rating or date

@@ -218,7 +218,7 @@ def make_report(settings: Settings, *, days: int = 30, events_path: Path | None 
     try:
         if legacy is not None:
             try:
-                import_feedback_log(conn, legacy, keep_text=settings.store_question_text, log=log)
+                import_feedback_log(conn, legacy, store_question_text=settings.store_question_text, log=log)
             except (sqlite3.DatabaseError, OSError, LegacyLogError) as exc:
                 notes.append(f"The old feedback log {legacy} could not be imported ({exc}); its ratings are left out.")
         try:

@@ -65,19 +65,19 @@ _STOP = object()
 class EventStore:
     """The process's events store; `record` from any thread, never blocking. See the module docstring.
 
-    `legacy_feedback`: an old feedback.jsonl to import when found; `keep_legacy_text`: the clinic opted in to
+    `legacy_feedback`: an old feedback.jsonl to import when found; `store_question_text`: the clinic opted in to
     question text (kept from the old log for thumbs-down only); without it, texts stored earlier are erased
     on start and daily, with retention."""
 
     def __init__(self, path: str | Path, *, keep_days: int = 90, legacy_feedback: Path | None = None,
-                 keep_legacy_text: bool = False, log: Callable[[str], None] = _stderr,
+                 store_question_text: bool = False, log: Callable[[str], None] = _stderr,
                  clock: Callable[[], datetime] = utc_now, retry_seconds: float = RETRY_SECONDS,
                  max_pending: int = MAX_PENDING, busy_timeout: float = BUSY_TIMEOUT,
                  maintenance_seconds: float = MAINTENANCE_SECONDS):
         self.path = Path(path)
         self.keep_days = keep_days
         self.legacy_feedback = legacy_feedback
-        self.keep_legacy_text = keep_legacy_text
+        self.store_question_text = store_question_text
         self.retry_seconds = retry_seconds
         self.max_pending = max_pending
         self.busy_timeout = busy_timeout
@@ -205,14 +205,14 @@ class EventStore:
         conn = self._connection()
         if self.legacy_feedback is not None:  # first, so that retention applies to what it brings in too
             try:
-                import_feedback_log(conn, self.legacy_feedback, keep_text=self.keep_legacy_text, log=self._log)
+                import_feedback_log(conn, self.legacy_feedback, store_question_text=self.store_question_text, log=self._log)
                 self._legacy_problem = None
             except LegacyLogError as exc:  # not the store's failure: the events are written all the same
                 if self._legacy_problem != str(exc):
                     self._log(str(exc))
                 self._legacy_problem = str(exc)
         purge(conn, keep_days=self.keep_days, today=self._clock().astimezone(timezone.utc).date(),
-              keep_text=self.keep_legacy_text)
+              store_question_text=self.store_question_text)
 
     def _guarded(self, step: Callable[[], None]) -> bool:
         """Run a step that touches the disk, sorting out what can go wrong with it (see the module docstring);
