@@ -56,7 +56,7 @@ def worker_serve(index_dir: Path) -> dict:
     import faiss
 
     from index import SearchIndex
-    from qa.answerer import SERVING_THREADS, Answerer, serving_embedder
+    from qa.answerer import SERVING_THREADS, Answerer, packaged_collaborators, serving_embedder
     from qa.config import load_settings
     from qa.eval.questionset import load_questions
 
@@ -68,7 +68,7 @@ def worker_serve(index_dir: Path) -> dict:
     steps.append(("+ ONNX embedder", _common.memory_mb()["rss"]))
     index = SearchIndex.load(index_dir, model=embedder.name)
     steps.append((f"+ index ({len(index.passages):,} passages, {type(index.dense).__name__})", _common.memory_mb()["rss"]))
-    answerer = Answerer(index, embedder, settings)
+    answerer = Answerer(index, embedder, settings, **packaged_collaborators())
     steps.append(("+ answerer (query builder, retriever)", _common.memory_mb()["rss"]))
     answerer.warm_up()
     steps.append(("+ warm-up (word lists, glossary vectors)", _common.memory_mb()["rss"]))

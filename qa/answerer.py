@@ -137,20 +137,29 @@ class _Engine:
     cache: AnswerCache = field(default_factory=AnswerCache)
 
 
+def packaged_collaborators(params: RetrievalParams = RetrievalParams()) -> dict:
+    """The shipped parts an `Answerer` is made with: the fitted abstention model (qa/abstention.json) and the
+    packaged cross-encoder (none when `params` turn re-ranking off), as keyword arguments."""
+    return {"abstention": AbstentionModel.load(),
+            "reranker": CrossEncoder(threads=SERVING_THREADS) if params.rerank_candidates else None}
+
+
 class Answerer:
+    """Answers questions from one index (swapped whole by `use_index`). Its models are passed in, never
+    defaulted, so a test cannot load the real cross-encoder by forgetting one: `Answerer.load` (or
+    `packaged_collaborators()`) gives the shipped ones. `reranker=None` re-ranks nothing; the glossary
+    defaults to the shipped one (qa/glossary.yaml: content, not a model)."""
+
     def __init__(self, index: SearchIndex, embedder: Embedder, settings: Settings, *,
-                 params: RetrievalParams = RetrievalParams(), abstention: AbstentionModel | None = None,
-                 glossary: Glossary | None = None, reranker: Reranker | None = None,
+                 abstention: AbstentionModel, reranker: Reranker | None,
+                 params: RetrievalParams = RetrievalParams(), glossary: Glossary | None = None,
                  cache_size: int = ANSWER_CACHE_SIZE):
         self.embedder = embedder
         self.cache_size = cache_size
         self.settings = settings
         self.params = params
-        # The packaged cross-encoder unless told otherwise; params.rerank_candidates = 0 turns the stage off.
-        if reranker is None and params.rerank_candidates:
-            reranker = CrossEncoder(threads=SERVING_THREADS)
         self.reranker = reranker
-        self.abstention = abstention if abstention is not None else AbstentionModel.load()
+        self.abstention = abstention
         self.abstention.check_reranker(reranker if params.rerank_candidates else None)
         self.glossary = glossary or default_glossary()
         self._term_vectors: dict[str, np.ndarray] = {}
@@ -169,7 +178,10 @@ class Answerer:
         faiss.omp_set_num_threads(SERVING_THREADS)
         embedder = embedder or serving_embedder(settings)
         index = open_index(settings.sources_dir, settings.index_dir, embedder=embedder, log=log, progress=progress)
-        answerer = cls(index, embedder, settings, abstention=abstention, cache_size=cache_size)
+        parts = packaged_collaborators()
+        if abstention is not None:
+            parts["abstention"] = abstention
+        answerer = cls(index, embedder, settings, cache_size=cache_size, **parts)
         answerer.warm_up()
         return answerer
 

@@ -137,9 +137,11 @@ def real_answerer(real_index_dir, real_embedder):
     """The real pipeline: real model, real index of sources/, shipped clinic settings and abstention model."""
     from index import SearchIndex
     from qa import Answerer, load_settings
+    from qa.answerer import packaged_collaborators
 
     settings = load_settings(REPO / "clinic.toml", environ={})
-    return Answerer(SearchIndex.load(real_index_dir, model=real_embedder.name), real_embedder, settings)
+    return Answerer(SearchIndex.load(real_index_dir, model=real_embedder.name), real_embedder, settings,
+                    **packaged_collaborators())
 
 
 @pytest.fixture(scope="module")

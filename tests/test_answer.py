@@ -200,3 +200,13 @@ def test_every_phrase_of_ours_comes_from_the_wording_module(index):
     assert wording.PASSAGES_INTRO in md and f"**{wording.SOURCES_HEADING}**" in md
     refusing = answerer(index, abstention=ALWAYS)
     assert refusing.ask("How much does it cost?")["message"] == wording.abstention(settings, refusing.coverage)
+
+
+def test_the_models_are_passed_in_never_defaulted():
+    """A fast test that forgets one gets a TypeError, not the real cross-encoder loaded behind its back."""
+    import inspect
+
+    parameters = inspect.signature(Answerer).parameters
+    assert all(parameters[name].default is inspect.Parameter.empty for name in ("abstention", "reranker"))
+    with pytest.raises(TypeError, match="reranker"):
+        Answerer(None, FakeEmbedder(), Settings(), abstention=NEVER)

@@ -123,7 +123,8 @@ def test_a_cached_answer_still_counts_as_a_question(index):
 
 
 def test_without_a_re_ranker_there_is_no_confidence(index):
-    answerer = Answerer(index, FakeEmbedder(), Settings(), abstention=NEVER, params=RetrievalParams(rerank_candidates=0))
+    answerer = Answerer(index, FakeEmbedder(), Settings(), abstention=NEVER, reranker=None,
+                        params=RetrievalParams(rerank_candidates=0))
     assert event(answerer.answer("Is it safe with blood thinners?")).confidence is None
 
 

@@ -240,6 +240,7 @@ def test_a_question_about_a_handout_is_answered_from_it(tmp_path, real_embedder)
     """The real pipeline: the five articles plus a clinic's PDF and Word handouts; patients' questions on them."""
     from index import SearchIndex
     from qa import Answerer, load_settings
+    from qa.answerer import packaged_collaborators
 
     sources = tmp_path / "sources"
     shutil.copytree(REPO / "sources", sources)
@@ -247,7 +248,8 @@ def test_a_question_about_a_handout_is_answered_from_it(tmp_path, real_embedder)
     (sources / "foot-care.docx").write_bytes(foot_care_docx())
     build_index(sources, tmp_path / "idx", embedder=real_embedder, log=lambda _m: None, progress=False)
     settings = load_settings(REPO / "clinic.toml", environ={})
-    bot = Answerer(SearchIndex.load(tmp_path / "idx", model=real_embedder.name), real_embedder, settings)
+    bot = Answerer(SearchIndex.load(tmp_path / "idx", model=real_embedder.name), real_embedder, settings,
+                   **packaged_collaborators())
 
     clothes = bot.ask("what clothes should i wear for my first appointment?")
     assert clothes["passages"], clothes

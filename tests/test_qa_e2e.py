@@ -106,11 +106,13 @@ def test_the_abstention_model_refuses_weights_fitted_on_another_re_ranker(real_a
     from dataclasses import replace
 
     from qa import Answerer
+    from qa.abstain import AbstentionModel
     from qa.errors import AbstentionModelError
     from tests.conftest import FakeReranker
 
     with pytest.raises(AbstentionModelError, match="fitted on the re-ranker .* Refit it: python -m qa calibrate"):
-        Answerer(real_answerer.index, real_answerer.embedder, real_answerer.settings, reranker=FakeReranker({}))
+        Answerer(real_answerer.index, real_answerer.embedder, real_answerer.settings, abstention=AbstentionModel.load(),
+                 reranker=FakeReranker({}))
     with pytest.raises(AbstentionModelError, match="re-ranks with 'none'"):
-        Answerer(real_answerer.index, real_answerer.embedder, real_answerer.settings,
-                 params=replace(real_answerer.params, rerank_candidates=0))
+        Answerer(real_answerer.index, real_answerer.embedder, real_answerer.settings, abstention=AbstentionModel.load(),
+                 reranker=None, params=replace(real_answerer.params, rerank_candidates=0))

@@ -20,7 +20,7 @@ from qa.answerer import Answerer
 from qa.config import Settings
 from qa.retrieve import RetrievalParams
 from qa.watch import IndexWatcher
-from tests.conftest import REPO, FakeEmbedder, write_corpus
+from tests.conftest import REPO, FakeEmbedder, FakeReranker, write_corpus
 
 NEVER = AbstentionModel.neutral()
 quiet = dict(log=lambda _m: None, progress=False)
@@ -39,7 +39,7 @@ def test_a_rebuild_while_answering_switches_atomically_with_no_failed_request(tm
     build_index(sources, out, embedder=FakeEmbedder(), **quiet)
     # Near-duplicate merging off, so each answer shows both documents' passages.
     answerer = Answerer(SearchIndex.load(out), FakeEmbedder(), Settings(), abstention=NEVER,
-                        params=RetrievalParams(duplicate_cosine=1.01))
+                        reranker=FakeReranker({}), params=RetrievalParams(duplicate_cosine=1.01))
     swapped_at = []
     watcher = IndexWatcher(answerer, out, interval=0.05, log=lambda m: swapped_at.append(time.monotonic()) if m.startswith("Now answering") else None).start()
     seen, errors, stop = [], [], threading.Event()
@@ -83,7 +83,7 @@ def test_a_broken_new_build_keeps_the_old_index(tmp_path):
     sources = write_corpus(tmp_path / "src", {"a.md": "# A\n\nNeedles and pain.\n"})
     out = tmp_path / "idx"
     build_index(sources, out, embedder=FakeEmbedder(), **quiet)
-    answerer = Answerer(SearchIndex.load(out), FakeEmbedder(), Settings(), abstention=NEVER)
+    answerer = Answerer(SearchIndex.load(out), FakeEmbedder(), Settings(), abstention=NEVER, reranker=FakeReranker({}))
     messages = []
     watcher = IndexWatcher(answerer, out, log=messages.append)
     old = answerer.index.path

@@ -62,7 +62,7 @@ class FirstStageSystem(FullSystem):
     def __init__(self, answerer: Answerer):
         super().__init__(Answerer(answerer.index, answerer.embedder, answerer.settings,
                                   params=replace(answerer.params, rerank_candidates=0), abstention=AbstentionModel.neutral(),
-                                  glossary=answerer.glossary, cache_size=0))
+                                  reranker=None, glossary=answerer.glossary, cache_size=0))
 
 
 class NoBankSystem(FullSystem):
