@@ -42,32 +42,36 @@ DEFAULT_PORT = 7860
 DEFAULT_MAX_CONNECTIONS = 500
 
 
-# The insights stores of this process, by file: one writer per file. Kept across the re-runs of this file
-# by `gradio app.py`, so that a reload does not start a second writer.
-_event_stores: dict = globals().get("_event_stores", {})
-
-
-def event_store(settings: Settings) -> EventStore:
-    """The process's one insights store for `settings.events_file`; its writer starts here (it deletes old
-    events and imports an old feedback.jsonl in the background, then writes what is recorded)."""
+def new_event_store(settings: Settings) -> EventStore:
+    """An insights store for `settings.events_file`; its writer starts here (it deletes old events and imports
+    an old feedback.jsonl in the background, then writes what is recorded). Whoever makes it closes it."""
     from qa.insights.store import EventStore
 
-    store = _event_stores.get(settings.events_file)
+    return EventStore(settings.events_file, keep_days=settings.keep_days, legacy_feedback=settings.feedback_file,
+                      store_question_text=settings.store_question_text)
+
+
+# Reload mode only (`gradio app.py`, which re-runs this file in the same namespace after each edit): the
+# store of the page it serves, kept across the re-runs so that a reload does not start a second writer.
+_reload_event_stores: dict = globals().get("_reload_event_stores", {})
+
+
+def _reload_event_store(settings: Settings) -> EventStore:
+    store = _reload_event_stores.get(settings.events_file)
     if store is None or store.closed:
-        store = _event_stores[settings.events_file] = EventStore(
-            settings.events_file, keep_days=settings.keep_days, legacy_feedback=settings.feedback_file,
-            store_question_text=settings.store_question_text)
+        store = _reload_event_stores[settings.events_file] = new_event_store(settings)
     return store
 
 
 def chat_page(settings: Settings, answerers: LazyAnswerer, events: EventStore | None = None, *,
               budget: RateLimiter | None = None, sessions: SessionJanitor | None = None) -> gr.Blocks:
-    """The Gradio chat page, its answers and thumbs up/down going to the insights store; its answers take
-    places in `budget` (the per-visitor limit), and `sessions` drops its conversations (server/sessions.py)."""
+    """The Gradio chat page, its answers and thumbs up/down going to `events` (in reload mode, where nobody
+    passes one, the page's own store kept across reloads); its answers take places in `budget` (the per-visitor
+    limit), and `sessions` drops its conversations (server/sessions.py)."""
     from server.chat import build_demo
     from server.feedback import FeedbackLog
 
-    events = events if events is not None else event_store(settings)
+    events = events if events is not None else _reload_event_store(settings)
     feedback = FeedbackLog(events, store_question_text=settings.store_question_text)
     return build_demo(settings, answerers, feedback, events, budget=budget, sessions=sessions)
 
@@ -76,8 +80,8 @@ def create_app(settings: Settings, answerers: LazyAnswerer, *,
                host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, events: EventStore | None = None) -> FastAPI:
     """The FastAPI app: our routes first, the Gradio chat mounted at `/` last, and in front of both the guards
     of server/ (their docstrings say what each refuses). Cheap: the answerer loads when `answerers` is first
-    asked for it. Answers and ratings go to `events` (default: the process's store for settings.events_file),
-    which is flushed and closed when the app shuts down. Raises `ConfigError` for a bad `[widget] allowed_origins`."""
+    asked for it. Answers and ratings go to `events` (default: a new store for settings.events_file, owned by
+    the app), which is flushed and closed when the app shuts down. Raises `ConfigError` for a bad `[widget] allowed_origins`."""
     import asyncio
     from contextlib import asynccontextmanager
 
@@ -94,7 +98,7 @@ def create_app(settings: Settings, answerers: LazyAnswerer, *,
     from server.widget import add_widget_routes
 
     origins = OriginAllowList(settings.allowed_origins)
-    events = events if events is not None else event_store(settings)
+    events = events if events is not None else new_event_store(settings)
     budget = RateLimiter(settings.rate_limit_per_minute)  # one per visitor, for the API and the chat page alike
     sessions = SessionJanitor()
     page = chat_page(settings, answerers, events, budget=budget, sessions=sessions)
@@ -125,19 +129,6 @@ def create_app(settings: Settings, answerers: LazyAnswerer, *,
     app.add_middleware(SecurityHeaders, origins=origins)
 
     return gr.mount_gradio_app(app, page, path="/", server_name=host, server_port=port, **serve_options(settings))
-
-
-def factory() -> FastAPI:
-    """For `uvicorn --factory app:factory`: settings from clinic.toml and the environment, the model loaded
-    on the first question."""
-    from qa import ConfigError, load_settings
-    from server.loader import LazyAnswerer
-
-    try:
-        settings = load_settings()
-        return create_app(settings, LazyAnswerer(settings))
-    except ConfigError as exc:
-        raise SystemExit(f"Cannot start the chat: {exc}") from None
 
 
 # --- command line -------------------------------------------------------------------------------------

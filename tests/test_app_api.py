@@ -17,11 +17,11 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from server.api import health
 from qa.outcome import Outcome
+from server.api import health
 from server.chat import chat_message, plain_history, rating_facts, rating_of, respond
-from server.sessions import Conversation, GivenReply
 from server.feedback import FeedbackLog
+from server.sessions import Conversation, GivenReply
 from tests.conftest import REPO, FakeEmbedder, clinic_file, running_server, write_corpus
 
 pytestmark = pytest.mark.server  # a slow kind (pytest.ini): `-m "not slow"` leaves it out
@@ -376,3 +376,38 @@ def test_host_and_port_from_flags_or_environment(app_module):
     assert (lambda a: (a.host, a.port))(app_module.parse_args(["--host", "::1", "--port", "9000"], env)) == ("::1", 9000)
     with pytest.raises(SystemExit):
         app_module.parse_args(["--port", "http"], {})
+
+
+def test_gradio_reload_mode_serves_the_chat_page_and_answers(tmp_path):
+    """`gradio app.py`, the editing loop: Gradio imports app.py, finds `demo`, serves it and answers on it
+    (its own index and clinic file in tmp_path)."""
+    import time
+
+    from tests.chat_client import ChatPage
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_CONFIG=str(clinic_file(tmp_path)),
+               GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", PYTHONUNBUFFERED="1")
+    gradio = os.path.join(os.path.dirname(sys.executable), "gradio")
+    log = open(tmp_path / "reload.log", "w")
+    process = subprocess.Popen([gradio, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if client.get("/").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert process.poll() is None, (tmp_path / "reload.log").read_text()
+                time.sleep(1)
+            reply = ChatPage.open(client).ask("Will the needles hurt?")
+            assert reply.ok, reply.error
+            assert "qa-answer" in reply.last_message and DISCLAIMER_START in reply.last_message
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+    assert "Watching" in (tmp_path / "reload.log").read_text()
