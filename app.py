@@ -134,7 +134,7 @@ def create_app(settings: Settings, answerers: LazyAnswerer, *,
 # --- command line -------------------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None = None, environ: dict | None = None) -> argparse.Namespace:
-    from index.environment import server_address
+    from plumbing.environment import server_address
 
     name, port = server_address(environ)
     parser = argparse.ArgumentParser(prog="python app.py", description="Serve the acupuncture & neuropathy Q&A chat.")
@@ -157,7 +157,7 @@ def parse_args(argv: list[str] | None = None, environ: dict | None = None) -> ar
 
 def main(argv: list[str] | None = None) -> int:
     from index import SearchIndexError
-    from index.environment import gradio_reload_mode
+    from plumbing.environment import gradio_reload_mode
     from qa import ConfigError, QAError, load_settings
     from server.guard import OriginAllowList
     from server.loader import LazyAnswerer
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot start the chat: {exc}", file=sys.stderr)
         return 1
     args = parse_args(argv)
-    from index.environment import config_file
+    from plumbing.environment import config_file
     from server.setup_checks import setup_warnings
 
     for warning in setup_warnings(settings, host=args.host, config_file=config_file()[0]):

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # what editors and type checkers see; at run time, __getattr_
     from .sources import Corpus, Document, load_corpus
 
 # name -> the module that defines it. Loaded on first use (PEP 562), so that importing one light module of
-# the package (index.environment, say) does not import FAISS, numpy and BM25 with it.
+# the package (index.errors, say) does not import FAISS, numpy and BM25 with it.
 _EXPORTS = {
     "BuildReport": "build", "build_index": "build", "describe": "build", "open_index": "build", "stale_reasons": "build",
     "MODEL_NAME": "embedder", "Embedder": "embedder", "SentenceTransformerEmbedder": "embedder", "make_embedder": "backends",
@@ -38,7 +38,7 @@ _EXPORTS = {
     "IndexSettings": "settings",
     "Corpus": "sources", "Document": "sources", "load_corpus": "sources",
 }
-_SUBMODULES = {"backends", "dense", "lexical", "store", "onnx_embedder", "environment", "files", "build", "embedder", "errors", "passages",
+_SUBMODULES = {"backends", "dense", "lexical", "store", "onnx_embedder", "build", "embedder", "errors", "passages",
                "search_index", "settings", "sources"}
 
 __all__ = sorted(_EXPORTS)

@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from .build import build_index, describe
 from .backends import BACKENDS, make_embedder
 from .errors import SearchIndexError
 from .search_index import SearchIndex
-from .environment import index_dir, sources_dir
+from plumbing.environment import index_dir, onnx_cache_dir, sources_dir
 from .settings import IndexSettings
 from .sources import load_corpus
 
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             corpus = load_corpus(args.sources)  # first: a wrong --sources fails in a moment, not after loading the model
             # Beside the index, as the server keeps it (qa/answerer.py), so both use one export.
-            embedder = make_embedder(args.embedder, onnx_cache_dir=Path(args.out).parent / "onnx")
+            embedder = make_embedder(args.embedder, onnx_cache_dir=onnx_cache_dir(args.out))
             report = build_index(args.sources, args.out, embedder=embedder, settings=IndexSettings(), corpus=corpus,
                                  progress=not args.quiet)
             print(describe(report))

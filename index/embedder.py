@@ -21,7 +21,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .environment import stay_offline
+from plumbing.environment import stay_offline
 from .errors import ModelNotInstalledError
 
 MODEL_NAME = "all-MiniLM-L6-v2"

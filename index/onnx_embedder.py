@@ -51,8 +51,8 @@ import numpy as np
 
 from .embedder import MODEL_NAME, PROGRESS_ABOVE, model_path
 from .errors import ModelNotInstalledError, SearchIndexError
-from . import files
-from .environment import ONNX_CACHE_DIR, stay_offline
+from plumbing import files
+from plumbing.environment import ONNX_CACHE_DIR, stay_offline
 
 DEFAULT_CACHE_DIR = ONNX_CACHE_DIR
 MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of the model; sentence-transformers truncates there too
@@ -217,7 +217,7 @@ def export(directory: Path, target: Path) -> Path:
 
 
 def _session(path: Path, *, threads: int):
-    stay_offline()  # before ONNX Runtime starts: no telemetry (index/environment.py)
+    stay_offline()  # before ONNX Runtime starts: no telemetry (plumbing/environment.py)
     try:
         import onnxruntime as ort
     except ImportError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from .dense import APPROXIMATE_ABOVE
-from .environment import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, REPO_ROOT
+from plumbing.environment import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, REPO_ROOT
 
 
 @dataclass(frozen=True)

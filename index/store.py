@@ -28,7 +28,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import files
+from plumbing import files
 from .errors import BuildLockedError, IndexCorruptError, IndexMissingError
 
 FORMAT_VERSION = 1

@@ -44,7 +44,7 @@ from functools import lru_cache
 from pathlib import Path
 
 
-from index import files
+from plumbing import files
 
 from .errors import AbstentionModelError
 from .query import PreparedQuestion

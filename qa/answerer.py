@@ -17,13 +17,13 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from index import Embedder, SearchIndex, open_index
 from index.onnx_embedder import OnnxEmbedder
+from plumbing.environment import onnx_cache_dir
 
 from . import abstain, language, medicines, safety, suggestions, wording
 from .abstain import AbstentionModel, features
@@ -53,7 +53,7 @@ def serving_embedder(settings: Settings) -> OnnxEmbedder:
     """How questions are embedded while serving: ONNX Runtime on SERVING_THREADS, the same vectors as
     sentence-transformers and ~2.5x faster (bench/RESULTS.md); its one-time export is cached beside the
     index directory."""
-    return OnnxEmbedder(cache_dir=Path(settings.index_dir).parent / "onnx", threads=SERVING_THREADS)
+    return OnnxEmbedder(cache_dir=onnx_cache_dir(settings.index_dir), threads=SERVING_THREADS)
 
 
 @dataclass

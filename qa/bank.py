@@ -19,7 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from index import files, load_corpus
+from index import load_corpus
+from plumbing import files
 from index.bank import SUFFIX, check_bank, fold_question, load_bank
 
 from .errors import QAError

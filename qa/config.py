@@ -1,6 +1,6 @@
 """Settings of the answering service: the clinic file (clinic.toml), with the paths the environment names.
 
-Where the clinic file, the sources and the index are comes from index/environment.py, the one reader of
+Where the clinic file, the sources and the index are comes from plumbing/environment.py, the one reader of
 the environment (QA_CONFIG, QA_SOURCES_DIR, QA_INDEX_DIR). The insights store (`[privacy] events_file`)
 defaults to events.sqlite3 beside the index directory (var/ unless QA_INDEX_DIR says otherwise), so a server
 started with its own index keeps its own events.
@@ -14,8 +14,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from index import environment
-from index.environment import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, EVENTS_FILE, FEEDBACK_FILE, REPO_ROOT
+from plumbing import environment
+from plumbing.environment import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, FEEDBACK_FILE, REPO_ROOT
 
 from .errors import ConfigError
 
@@ -69,7 +69,7 @@ class Settings:
 
     def __post_init__(self):
         if self.events_file is None:  # beside the index, as its ONNX cache is: a server with its own index keeps its own events
-            object.__setattr__(self, "events_file", Path(self.index_dir).parent / EVENTS_FILE.name)
+            object.__setattr__(self, "events_file", environment.events_file(self.index_dir))
 
     @property
     def disclaimer(self) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from index.environment import stay_offline
+from plumbing.environment import stay_offline
 
 stay_offline()
 

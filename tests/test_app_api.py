@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -63,7 +64,7 @@ def source_body(source_id: str) -> str:
 def test_importing_app_loads_no_model_and_starts_no_server(tmp_path):
     code = (
         "import sys, app\n"
-        # index.environment (which turns the hubs' lookups off) is all of index/ that app.py may import now
+        # plumbing.environment (which turns the hubs' lookups off) is all that app.py may import now
         "loaded = [m for m in ('gradio', 'fastapi', 'qa', 'index.search_index', 'faiss', 'numpy', 'onnxruntime', 'torch',\n"
         "                      'sentence_transformers', 'transformers') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
@@ -391,7 +392,9 @@ def test_gradio_reload_mode_serves_the_chat_page_and_answers(tmp_path):
                GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", PYTHONUNBUFFERED="1")
     gradio = os.path.join(os.path.dirname(sys.executable), "gradio")
     log = open(tmp_path / "reload.log", "w")
-    process = subprocess.Popen([gradio, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # Its own process group: the gradio command runs app.py in a child process, which must stop with it.
+    process = subprocess.Popen([gradio, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             deadline = time.monotonic() + 120
@@ -407,7 +410,22 @@ def test_gradio_reload_mode_serves_the_chat_page_and_answers(tmp_path):
             assert reply.ok, reply.error
             assert "qa-answer" in reply.last_message and DISCLAIMER_START in reply.last_message
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         log.close()
+    time.sleep(1)
+    left = [pid for pid in os.listdir("/proc") if pid.isdigit() and _process_port(pid) == port]
+    assert not left, f"gradio app.py left processes behind: {left}"
     assert "Watching" in (tmp_path / "reload.log").read_text()
+
+
+def _process_port(pid: str) -> int | None:
+    """The GRADIO_SERVER_PORT a running process was started with (None when gone or unreadable)."""
+    try:
+        environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    except OSError:
+        return None
+    for entry in environ:
+        if entry.startswith(b"GRADIO_SERVER_PORT="):
+            return int(entry.split(b"=", 1)[1] or 0)
+    return None

@@ -214,7 +214,7 @@ def test_bank_add_refuses_what_the_build_would_refuse_and_leaves_the_file_alone(
 
 def test_bank_add_is_atomic_when_the_write_fails(tmp_path, monkeypatch):
     sources = sources_with_bank(tmp_path, GOOD_BANK)
-    import index.files as files
+    import plumbing.files as files
 
     def crash(tmp, path):
         raise OSError("simulated crash before the new file replaced the old one")

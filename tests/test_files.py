@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from index import files
+from plumbing import files
 from qa.abstain import AbstentionModel
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-PACKAGES = ("index", "qa", "server")
+PACKAGES = ("plumbing", "index", "qa", "server")
 # Lowest first. A module may import its own layer and those below it, never one above.
 LAYERS = (
-    ("plumbing", ("index.environment", "index.files", "index.errors")),
+    ("plumbing", ("plumbing", "index.errors")),
     ("index", ("index",)),
     ("answering", ("qa",)),
     ("offline and insights", ("qa.insights", "qa.eval", "qa.bank", "qa.watch", "qa.__main__")),

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import REPO
 
 LIGHT = ["qa", "qa.errors", "qa.config", "qa.markup", "qa.wording", "qa.history", "qa.safety", "qa.red_flags",
-         "index.environment", "index.files", "index.errors", "server.responses", "server.guard", "server.routes",
+         "plumbing.environment", "plumbing.files", "index.errors", "server.responses", "server.guard", "server.routes",
          "server.bodies", "server.chat_requests", "server.sessions", "server.logs", "server.setup_checks"]
 HEAVY = ["faiss", "onnxruntime", "torch", "bm25s", "sentence_transformers", "transformers", "gradio", "numpy"]
 PROBE = "import importlib, json, sys; importlib.import_module(sys.argv[1]); print(json.dumps(sorted(set(sys.argv[2:]) & set(sys.modules))))"

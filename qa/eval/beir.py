@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from index import Embedder, IndexSettings, SearchIndex, build_index, dense, files, lexical, make_embedder
-from index.environment import BEIR_DIR
+from index import Embedder, IndexSettings, SearchIndex, build_index, dense, lexical, make_embedder
+from plumbing import files
+from plumbing.environment import BEIR_DIR
 
 from ..errors import QAError
 from .report import write_trec

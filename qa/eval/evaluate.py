@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from index import files
+from plumbing import files
 
 from ..answerer import Answerer
 from ..config import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from index import files
+from plumbing import files
 
 from .metrics import miss_reasons
 from .questionset import Question

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from index import files
+from plumbing import files
 
 from . import suggestions
 from .summary import Summary, _title, down_share

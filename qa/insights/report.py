@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from index import files
+from plumbing import files
 from qa import markup
 from qa.config import KEPT_TEXT_LIMIT, Settings
 from qa.language import NAMES as LANGUAGE_NAMES

@@ -58,6 +58,26 @@ def index_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(_env(environ).get("QA_INDEX_DIR") or DEFAULT_INDEX_DIR)
 
 
+def onnx_cache_dir(index: Path | str) -> Path:
+    """Where the ONNX export of the embedding model is cached for an index: beside it (var/onnx beside
+    var/index), so the server finds what `python -m index build --out DIR` exported.
+
+    >>> onnx_cache_dir("/srv/qa/index").as_posix()
+    '/srv/qa/onnx'
+    """
+    return Path(index).parent / ONNX_CACHE_DIR.name
+
+
+def events_file(index: Path | str) -> Path:
+    """The insights store of a server or CLI using an index: beside it (var/events.sqlite3 beside var/index),
+    so a server started with its own QA_INDEX_DIR keeps its own events.
+
+    >>> events_file("/srv/qa/index").as_posix()
+    '/srv/qa/events.sqlite3'
+    """
+    return Path(index).parent / EVENTS_FILE.name
+
+
 def server_address(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
     """(GRADIO_SERVER_NAME, GRADIO_SERVER_PORT), None where unset."""
     env = _env(environ)
