@@ -183,10 +183,9 @@ def make_query(answerer, first_stage, bge: BgeEmbedder, question) -> Query:
     from index import lexical
     from qa.eval.metrics import is_hit
 
-    engine = answerer._engine
-    index = engine.index
-    prepared = engine.queries.prepare(question.question, list(question.history))
-    minilm = engine.retriever.query_vector(answerer._question_vectors(prepared)[1], prepared.context_weight)
+    index = answerer.index
+    prepared = answerer.prepare(question.question, list(question.history))
+    minilm = answerer.retriever.query_vector(answerer.question_vectors(prepared)[1], prepared.context_weight)
     texts = answerer.embedding_texts(prepared)
     bge_rows = bge.embed_queries(texts)
     count = len(index.passages)
@@ -200,8 +199,8 @@ def make_query(answerer, first_stage, bge: BgeEmbedder, question) -> Query:
         answers=frozenset(row for row, p in enumerate(index.passages) if is_hit(p.text, question.expected)),
         vectors={
             "minilm": minilm,
-            "bge": engine.retriever.query_vector(bge_rows, prepared.context_weight),
-            "bge+glossary": engine.retriever.query_vector(with_glossary(bge_rows, prepared, bge), prepared.context_weight),
+            "bge": answerer.retriever.query_vector(bge_rows, prepared.context_weight),
+            "bge+glossary": answerer.retriever.query_vector(with_glossary(bge_rows, prepared, bge), prepared.context_weight),
         },
         bm25=bm25,
         texts=texts,
@@ -211,7 +210,7 @@ def make_query(answerer, first_stage, bge: BgeEmbedder, question) -> Query:
 
 def with_glossary(rows: np.ndarray, prepared, bge: BgeEmbedder) -> np.ndarray:
     """bge's question (row 0) and context (row 1) vectors with their glossary terms added as in
-    `Answerer._question_vectors`."""
+    `Answerer.question_vectors`."""
     from qa.answerer import GLOSSARY_VECTOR_WEIGHT
 
     rows = rows.copy()

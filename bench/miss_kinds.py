@@ -34,34 +34,18 @@ SETS = {"tuning": REPO_ROOT / "eval" / "questions.jsonl", "held-out": REPO_ROOT 
 KINDS = ("refused", "not a candidate", "not re-ranked", "wrong passage first")
 
 
-class RecordingRetriever:
-    """Wraps the retriever's re-ranking step to keep the order of every candidate, re-ranked or not."""
-
-    def __init__(self, retriever):
-        self.retriever, self.last = retriever, None
-        self._rerank = retriever._rerank
-        retriever._rerank = self
-
-    def __call__(self, query, rows, order, fused):
-        order_out, final, relevance = self._rerank(query, rows, order, fused)
-        self.last = ([rows[i] for i in order_out], {rows[i]: v for i, v in relevance.items()})
-        return order_out, final, relevance
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", help="write the 'wrong passage first' misses here (JSONL) for review")
     args = parser.parse_args()
     _common.print_header("Kinds of first-passage misses", "full")
     answerer = Answerer.load(log=lambda m: None, progress=False, cache_size=0)
-    recorder = RecordingRetriever(answerer._engine.retriever)
     passages = answerer.index.passages
     counts, review = {}, []
     for name, path in SETS.items():
         kinds = Counter()
         questions = [q for q in load_questions(path) if q.kind == "answerable"]
         for q in questions:
-            recorder.last = None
             result = answerer.answer(q.question, list(q.history))
             shown = result.answer["passages"]
             if shown and is_hit(shown[0]["text"], q.expected):
@@ -69,7 +53,7 @@ def main() -> None:
             if result.answer["abstained"]:
                 kinds["refused"] += 1
                 continue
-            order, relevance = recorder.last
+            order, relevance = result.retrieval.candidate_rows, result.retrieval.rerank_logits
             answering = [row for row in order if is_hit(passages[row].text, q.expected)]
             if not answering:
                 kinds["not a candidate"] += 1

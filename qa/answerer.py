@@ -217,6 +217,11 @@ class Answerer:
         """What the current index holds against what `[answer] coverage` was written for (qa/coverage.py)."""
         return self._engine.coverage
 
+    @property
+    def retriever(self) -> HybridRetriever:
+        """The current index's retriever (replaced whole by `use_index`)."""
+        return self._engine.retriever
+
     def prepare(self, question: str, history: list[dict] | None = None) -> PreparedQuestion:
         """What the pipeline makes of a question before it searches (qa/query.py), on the current index."""
         return self._engine.queries.prepare(question if isinstance(question, str) else "", history)
@@ -255,7 +260,7 @@ class Answerer:
             medicine = medicines.is_medicine_change(prepared.text) or medicines.is_medicine_change(prepared.asking)
             if medicine:
                 reply.notes.insert(0, wording.MEDICINE_CAUTION)
-            raw, vectors = self._question_vectors(prepared)
+            raw, vectors = self.question_vectors(prepared)
             vector = engine.retriever.query_vector(vectors, prepared.context_weight)
             bank_vector = engine.retriever.query_vector(raw, prepared.context_weight) if self.params.bank_query == "question" else vector
             text, rerank_query = prepared.retrieval_text, self.rerank_query(prepared)
@@ -300,7 +305,7 @@ class Answerer:
         broadly, for recall), none left "I'm on warfarin" with nothing to match (bench/rerank_tradeoff.py)."""
         return prepared.rerank_text
 
-    def _question_vectors(self, prepared: PreparedQuestion) -> tuple[np.ndarray, np.ndarray]:
+    def question_vectors(self, prepared: PreparedQuestion) -> tuple[np.ndarray, np.ndarray]:
         """Row 0 for the question, row 1 for a follow-up's context: as embedded, and with their glossary terms added."""
         raw = np.array(self.embedder.embed(self.embedding_texts(prepared)), dtype=np.float32)
         vectors = raw.copy()

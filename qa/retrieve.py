@@ -119,6 +119,10 @@ class Retrieval:
     evidence: Evidence
     source_ranking: list[tuple[str, float]]  # every candidate source, best first
     bank_matches: list[BankMatch] = field(default_factory=list)  # every bank question, nearest first
+    # Every candidate passage (index row), in the final order (re-ranked first), and the re-ranker's logit of
+    # each it read: what a benchmark needs to see why a passage was or was not shown first.
+    candidate_rows: list[int] = field(default_factory=list)
+    rerank_logits: dict[int, float] = field(default_factory=dict)
 
 
 class HybridRetriever:
@@ -214,7 +218,8 @@ class HybridRetriever:
             bank_top=matches[0].cosine if matches else 0.0,
         )
         ranking = rank_sources((self.index.passages[rows[i]].source_id, float(final[i])) for i in order)
-        return Retrieval(self._pick(hits, k), evidence, ranking, matches)
+        return Retrieval(self._pick(hits, k), evidence, ranking, matches,
+                         candidate_rows=[rows[i] for i in order], rerank_logits={rows[i]: v for i, v in relevance.items()})
 
     def _rerank(self, query: str, rows: list[int], order: list[int], fused: np.ndarray):
         """The first `rerank_candidates` of `order` re-scored as fused + weight * logit, ahead of the rest

@@ -158,7 +158,7 @@ def test_glossary_terms_reach_the_dense_side_as_vectors_embedded_once(index):
     assert qa.embedding_texts(result.prepared) == ["Is warfarin a problem?"]  # dense side: the question alone ...
     question, term = embedder.embed(["Is warfarin a problem?", "blood thinners"])
     expected = question + GLOSSARY_VECTOR_WEIGHT * term  # ... plus the term's vector
-    vector = qa._question_vectors(result.prepared)[1][0]
+    vector = qa.question_vectors(result.prepared)[1][0]
     assert float(vector @ expected) / (float(np.linalg.norm(vector)) * float(np.linalg.norm(expected))) > 0.9999
     assert result.answer["passages"][0]["text"] == "People taking blood thinners should ask their doctor first."
     qa.answer("And warfarin with needles?")

@@ -82,3 +82,21 @@ def test_dense_standout_is_the_z_score_of_the_best_cosine_among_all_passages(ind
 def test_a_question_close_to_one_passage_stands_out_more_than_a_vague_one(index):
     assert search(index, "Qi flows along meridians in the body.").evidence.dense_standout > \
         search(index, "people treatment").evidence.dense_standout
+
+
+def test_the_retrieval_records_every_candidate_in_order_and_what_the_re_ranker_said(index):
+    """What bench/miss_kinds.py reads to tell "not a candidate" from "not re-ranked" (no monkeypatch needed)."""
+    from tests.conftest import FakeReranker
+
+    reranker = FakeReranker({"qi flows": 9.0}, default=-3.0)
+    retriever = HybridRetriever(index, RetrievalParams(rerank_candidates=2), reranker)
+    vector = retriever.query_vector(FakeEmbedder().embed(["what is qi"]))
+    result = retriever.search(vector, "what is qi", k=3)
+    rows = result.candidate_rows
+    assert len(rows) == len(set(rows)) and set(result.rerank_logits) <= set(rows) and len(result.rerank_logits) == 2
+    assert set(rows[:2]) == set(result.rerank_logits)  # the re-scored ones come first
+    first = index.passages[rows[0]]
+    assert "Qi flows" in first.text and result.rerank_logits[rows[0]] == 9.0
+    assert result.hits[0].row == rows[0]
+    plain = search(index, "what is qi")
+    assert plain.rerank_logits == {} and plain.candidate_rows  # no re-ranker: the fused order alone
