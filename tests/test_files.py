@@ -1,4 +1,4 @@
-"""Atomic writes (index/files.py): a crash while writing leaves the old file whole and no stray temporary."""
+"""Atomic writes (plumbing/files.py): a crash while writing leaves the old file whole and no stray temporary."""
 
 from __future__ import annotations
 
