@@ -30,6 +30,7 @@ from .abstain import AbstentionModel, features
 from .compose import Reply, answer_object
 from .config import Settings, load_settings
 from .outcome import Outcome
+from .smalltalk import MessageKind
 from .coverage import Coverage, titles_by_source
 from .glossary import Glossary, default_glossary
 from .history import user_turns
@@ -248,7 +249,7 @@ class Answerer:
         retrieval, values = None, None
         if prepared.truncated:
             reply.notes.append(wording.truncated_note(self.settings.max_question_chars))
-        if prepared.kind != "question":
+        if prepared.kind is not MessageKind.QUESTION:
             reply.message = wording.small_talk(prepared.kind, self.settings)
         elif finding := self._triage(question, prepared):
             reply.safety = {"level": finding.level, "category": finding.category,
@@ -284,8 +285,8 @@ class Answerer:
                 reply.notes.append(wording.other_language_note(NAMES.get(prepared.language), answered=not reply.abstained))
         answer = answer_object(reply, self.settings)
         answer["question"] = question if isinstance(question, str) else ""
-        if prepared.kind != "question":
-            outcome, detail = Outcome.SMALL_TALK, prepared.kind
+        if prepared.kind is not MessageKind.QUESTION:
+            outcome, detail = Outcome.SMALL_TALK, prepared.kind.value
         elif reply.safety:
             outcome, detail = Outcome.SAFETY, reply.safety["level"]
         else:

@@ -6,10 +6,10 @@ event (qa/insights/events.py), the chat page's styling and its privacy rule for 
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What the reply to a question was. The values are the insights store's (qa/insights/events.py)."""
 
     ANSWERED = "answered"  # passages quoted from the articles

@@ -19,6 +19,7 @@ import yaml
 from index import lexical
 
 from . import asking, gloss, language, smalltalk
+from .smalltalk import MessageKind
 from .glossary import Glossary, whole_words_pattern
 from .history import user_turns
 from .spelling import SpellFixer
@@ -60,7 +61,7 @@ COMMON_MIN_PASSAGES = 2
 class PreparedQuestion:
     text: str                      # the question as answered (after trimming)
     truncated: bool = False
-    kind: str = "question"         # "empty" | "greeting" | "thanks" | "goodbye" | "question"
+    kind: MessageKind = MessageKind.QUESTION
     language: str = "en"
     corrections: dict[str, str] = field(default_factory=dict)
     expansions: list[str] = field(default_factory=list)
@@ -161,7 +162,7 @@ class QueryBuilder:
         if len(text) > self.max_chars:
             prepared.text, prepared.truncated = text[: self.max_chars].rstrip(), True
         if not prepared.text:
-            prepared.kind = "empty"
+            prepared.kind = MessageKind.EMPTY
             return prepared
         small = smalltalk.kind_of(prepared.text)
         if small:

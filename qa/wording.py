@@ -17,6 +17,7 @@ from __future__ import annotations
 from .config import KEPT_TEXT_LIMIT, Settings
 from .coverage import Coverage, quoted_titles
 from .markup import escape, safe_url
+from .smalltalk import MessageKind
 
 PASSAGES_INTRO = "Here is what the articles say:"
 SOURCES_HEADING = "Sources"
@@ -35,7 +36,7 @@ def contact(settings: Settings) -> str:
     return f" You can also [{escape(settings.contact_label)}]({url})." if url else ""
 
 
-def small_talk(kind: str, settings: Settings) -> str:
+def small_talk(kind: MessageKind, settings: Settings) -> str:
     """The reply to an empty message, thanks, goodbye or a greeting (qa/smalltalk.py's kinds)."""
     if kind == "empty":
         return f"Please type a question about acupuncture for neuropathy, for example {examples(settings, 1)}."
