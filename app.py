@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     from plumbing.environment import config_file
     from server.setup_checks import setup_warnings
 
-    for warning in setup_warnings(settings, host=args.host, config_file=config_file()[0]):
+    clinic_file = config_file()[0]
+    for warning in setup_warnings(settings, host=args.host, config_file=clinic_file):
         print(warning, file=sys.stderr, flush=True)
     answerers = LazyAnswerer(settings)
     try:
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from qa.coverage import coverage_warnings
 
-    for warning in coverage_warnings(answerer.coverage, config_file=config_file()[0]):  # articles added or removed
+    for warning in coverage_warnings(answerer.coverage, config_file=clinic_file):  # articles added or removed
         print(warning, file=sys.stderr, flush=True)
     if gradio_reload_mode():  # started by `gradio app.py`: Gradio serves and reloads the page
         from server.chat import serve_options

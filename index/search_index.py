@@ -69,6 +69,11 @@ class SearchIndex:
         return sorted(self.manifest["sources"])
 
     @cached_property
+    def source_titles(self) -> dict[str, str]:
+        """Each source id with its title, as its passages carry it."""
+        return {p.source_id: p.title for p in self.passages}
+
+    @cached_property
     def passage_vectors(self) -> np.ndarray:
         return dense.vectors_of(self.dense)
 

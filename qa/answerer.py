@@ -29,15 +29,15 @@ from . import abstain, language, medicines, safety, suggestions, wording
 from .abstain import AbstentionModel, features
 from .compose import Reply, answer_object
 from .config import Settings, load_settings
-from .outcome import Outcome
-from .smalltalk import MessageKind
-from .coverage import Coverage, titles_by_source
+from .coverage import Coverage
 from .glossary import Glossary, default_glossary
 from .history import user_turns
 from .language import NAMES
+from .outcome import Outcome
 from .query import PreparedQuestion, QueryBuilder
 from .rerank import CrossEncoder, Reranker
 from .retrieve import HybridRetriever, Retrieval, RetrievalParams
+from .smalltalk import MessageKind
 
 
 SERVING_THREADS = 1  # one torch thread per answer: concurrent requests use the cores (bench/RESULTS.md)
@@ -210,7 +210,7 @@ class Answerer:
             glossary=self.glossary,
             max_chars=self.settings.max_question_chars,
         )
-        coverage = Coverage.of(titles_by_source(index.passages), self.settings)
+        coverage = Coverage.of(index.source_titles, self.settings)
         return _Engine(index, HybridRetriever(index, self.params, self.reranker), queries, coverage, AnswerCache(self.cache_size))
 
     @property

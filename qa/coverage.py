@@ -47,11 +47,6 @@ class Coverage:
         )
 
 
-def titles_by_source(passages) -> dict[str, str]:
-    """Each source id of an index's passages with its title."""
-    return {p.source_id: p.title for p in passages}
-
-
 def quoted_titles(titles: tuple[str, ...]) -> str:
     """“A”, “B” and “C”; past `MAX_TITLES`, the first ones and how many more.
 

@@ -15,6 +15,7 @@ from typing import Callable
 
 from index import SearchIndex, SearchIndexError
 from index.store import current_build
+from plumbing.environment import config_file
 
 from .answerer import Answerer
 from .coverage import coverage_warnings
@@ -47,7 +48,7 @@ class IndexWatcher:
         self.answerer.use_index(index)
         self._seen = index.path.resolve()
         self.log(f"Now answering from the rebuilt index {index.path.name} ({len(index.passages)} passages).")
-        for warning in coverage_warnings(self.answerer.coverage, config_file="clinic.toml"):  # an article added or removed
+        for warning in coverage_warnings(self.answerer.coverage, config_file=config_file()[0]):  # an article added or removed
             self.log(warning)
         return True
 

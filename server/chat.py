@@ -2,10 +2,10 @@
 disclaimer, a privacy note, and thumbs up/down that go to the insights store.
 
 `respond(message, history, answerer)` is the chat's reply, pure: the message and the history in, the
-answer's Markdown out, in a <div> that carries the cited source ids. `build_demo` builds the page from a
-Chatbot and a Textbox with five events of our own (not Gradio's ChatInterface, whose retry, undo, edit and
-`/chat` API functions anyone could call, with whatever conversation they sent): a typed question, an
-example, a thumbs up/down, the bin. The conversation stays on the server, in the page's session
+answer's Markdown out, in a <div> whose classes say what the reply was (its outcome). `build_demo` builds
+the page from a Chatbot and a Textbox with five events of our own (not Gradio's ChatInterface, whose retry,
+undo, edit and `/chat` API functions anyone could call, with whatever conversation they sent): a typed
+question, an example, a follow-up question, a thumbs up/down, the bin. The conversation stays on the server, in the page's session
 (server/sessions.py), so the browser sends only the message, a question is read by /api/ask's rules
 (`readable_message`) and takes a place in the same per-visitor limit, and a thumbs up/down counts only for
 an answer the page was given. The page records each answer as one insights event (qa/insights/), with the

@@ -289,10 +289,10 @@ def test_two_articles_of_one_title_stay_two_in_the_tables_and_the_bars():
     import matplotlib.pyplot as plt
 
     from qa.insights.charts import _bars, _short
-    from qa.insights.summary import _title, distinct_titles
+    from qa.insights.summary import title_of, distinct_titles
 
     titles = distinct_titles({"needles": "About Needles", "clinic-needles": "About Needles", "qi": "Qi"})
-    labels = [_short(_title(titles, s)) for s in ("needles", "clinic-needles", "qi")]
+    labels = [_short(title_of(titles, s)) for s in ("needles", "clinic-needles", "qi")]
     assert labels == ["About Needles (needles)", "About Needles (clinic-needles)", "Qi"]
     fig, ax = _bars(plt, ["Same", "Same", "Other"], [3, 5, 1], colour="#333333", xlabel="x", title="t")
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 from plumbing import files
 
 from . import suggestions
-from .summary import Summary, _title, down_share
+from .summary import Summary, title_of, down_share
 
 CHARTS = {"per_day": "questions_per_day.png", "not_covered": "not_covered.png", "articles": "articles.png"}
 OUTCOME_SHORT = {"answered": "answered", "abstained": "not covered", "safety": "safety", "small_talk": "small talk"}
@@ -54,7 +54,7 @@ def draw_charts(summary: Summary, out: Path, *, titles: dict[str, str]) -> dict[
         drawn["not_covered"] = CHARTS["not_covered"]
     if summary.source_ids and sum(summary.citations.values()):
         sources = summary.by_citations()[::-1]
-        fig, ax = _bars(plt, [_short(_title(titles, s)) for s in sources], [summary.citations[s] for s in sources],
+        fig, ax = _bars(plt, [_short(title_of(titles, s)) for s in sources], [summary.citations[s] for s in sources],
                         colour=OUTCOME_COLOURS["answered"], xlabel="answers citing the article", title="Articles cited")
         for row, source in enumerate(sources):
             share = down_share(summary, source)

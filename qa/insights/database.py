@@ -73,7 +73,7 @@ class LegacyLogError(InsightsError):
     """The old feedback.jsonl is there but cannot be read: its ratings wait; the store itself is fine."""
 
 
-def _stderr(message: str) -> None:
+def print_to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 

@@ -14,12 +14,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .database import LegacyLogError, _stderr, insert, transaction
+from .database import LegacyLogError, print_to_stderr, insert, transaction
 from .events import RatingEvent, clip_text, utc_now
 
 
 def import_feedback_log(conn: sqlite3.Connection, path: Path, *, store_question_text: bool,
-                        log: Callable[[str], None] = _stderr) -> int:
+                        log: Callable[[str], None] = print_to_stderr) -> int:
     """Read the thumbs up/down of an old feedback.jsonl into the store, once, then rename the file
     *.migrated. Lines read before (the same bytes at the start of the file) are never read again, even when
     the rename failed and the file kept growing, and whatever the path it is found at now (another spelling of

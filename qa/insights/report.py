@@ -36,7 +36,7 @@ from . import suggestions
 from .charts import OUTCOME_SHORT, draw_charts
 from .database import InsightsError, LegacyLogError, open_for_reading, read_events
 from .legacy_log import import_feedback_log
-from .summary import Summary, _pct, _plural, _title, distinct_titles, down_share, summarize
+from .summary import Summary, percent, plural, title_of, distinct_titles, down_share, summarize
 
 REPORT_FILE = "insights.md"
 OUTCOME_LABELS = {"answered": "answered from the articles", "abstained": "not covered by the articles",
@@ -67,27 +67,27 @@ def parse_since(text: str) -> int:
 
 def summary_text(summary: Summary, *, titles: dict[str, str], events_path: Path, top: int = 5) -> str:
     """The few lines `python -m qa insights` prints."""
-    head = f"Insights {summary.start} to {summary.end} ({_plural(summary.days, 'day')}, UTC), from {events_path}:"
+    head = f"Insights {summary.start} to {summary.end} ({plural(summary.days, 'day')}, UTC), from {events_path}:"
     if not summary.total and not sum(summary.thumbs.values()):
         return f"{head}\n  No questions were recorded in this period."
-    outcomes = ", ".join(f"{summary.outcomes[o]} {OUTCOME_SHORT[o]} ({_pct(summary.outcomes[o], summary.total)})"
+    outcomes = ", ".join(f"{summary.outcomes[o]} {OUTCOME_SHORT[o]} ({percent(summary.outcomes[o], summary.total)})"
                          for o in OUTCOME_SHORT)
-    lines = [head, f"  {_plural(summary.total, 'question')}: {outcomes}"]
+    lines = [head, f"  {plural(summary.total, 'question')}: {outcomes}"]
     if summary.uncovered:
         lines.append("  Not covered, most frequent first:")
         lines += [f"    {suggestions.suggestion(k.name, k.count, summary.period)}" for k in summary.uncovered[:top]]
     if summary.abstained_without_kind:
-        lines.append(f"  {_plural(summary.abstained_without_kind, 'other question')} not covered, of no listed kind.")
+        lines.append(f"  {plural(summary.abstained_without_kind, 'other question')} not covered, of no listed kind.")
     ranked = summary.by_citations()
     most = [s for s in ranked if summary.citations[s]][:3]
     if most:
-        lines.append("  Most cited: " + "; ".join(f"{_title(titles, s)} ({summary.citations[s]})" for s in most))
+        lines.append("  Most cited: " + "; ".join(f"{title_of(titles, s)} ({summary.citations[s]})" for s in most))
         # Least first, and only articles not named as most cited: with few articles the two would overlap.
         least = [s for s in reversed(ranked) if s not in most][:3]
         if least:
-            lines.append("  Least cited: " + "; ".join(f"{_title(titles, s)} ({summary.citations[s]})" for s in least))
+            lines.append("  Least cited: " + "; ".join(f"{title_of(titles, s)} ({summary.citations[s]})" for s in least))
     up, down = summary.thumbs["up"], summary.thumbs["down"]
-    lines.append(f"  Thumbs: {up} up, {down} down ({_pct(down, up + down)} down)" if up + down else "  Thumbs: none")
+    lines.append(f"  Thumbs: {up} up, {down} down ({percent(down, up + down)} down)" if up + down else "  Thumbs: none")
     return "\n".join(lines)
 
 
@@ -99,7 +99,7 @@ def markdown(summary: Summary, *, titles: dict[str, str], events_path: Path, cha
     """insights.md. `groups`: "abstained" / "down" -> clusters.Group lists (opted-in text only)."""
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [f"# What visitors asked, {summary.start} to {summary.end}", "",
-           f"{_plural(summary.total, 'question')} in {_plural(summary.days, 'day')} (UTC dates), "
+           f"{plural(summary.total, 'question')} in {plural(summary.days, 'day')} (UTC dates), "
            f"from `{events_path}`; made {made}."
            + (f" Events are kept {keep_days} days." if keep_days else ""), ""]
     out += [f"> {note}" for note in notes] + ([""] if notes else [])
@@ -108,7 +108,7 @@ def markdown(summary: Summary, *, titles: dict[str, str], events_path: Path, cha
         return "\n".join(out) + "\n"
 
     out += ["| | questions | share |", "|---|---:|---:|"]
-    out += [f"| {OUTCOME_LABELS[o]} | {summary.outcomes[o]} | {_pct(summary.outcomes[o], summary.total)} |"
+    out += [f"| {OUTCOME_LABELS[o]} | {summary.outcomes[o]} | {percent(summary.outcomes[o], summary.total)} |"
             for o in OUTCOME_LABELS]
     out.append("")
     also = []
@@ -124,7 +124,7 @@ def markdown(summary: Summary, *, titles: dict[str, str], events_path: Path, cha
     if summary.confidence:
         given = sum(summary.confidence.values())
         out += ["How sure the answers given were (the re-ranker's score for the best passage): "
-                + ", ".join(f"{level} {summary.confidence[level]} ({_pct(summary.confidence[level], given)})"
+                + ", ".join(f"{level} {summary.confidence[level]} ({percent(summary.confidence[level], given)})"
                             for level in ("high", "medium", "low")) + ".", ""]
     if "per_day" in charts:
         out += [f"![Questions per day, by outcome]({charts['per_day']})", ""]
@@ -134,7 +134,7 @@ def markdown(summary: Summary, *, titles: dict[str, str], events_path: Path, cha
     if not abstained:
         out += ["Every question in this period was answered, or got a safety message or a small-talk reply.", ""]
     else:
-        out += [f"{_plural(abstained, 'question')} not covered. The kinds they named, most frequent first "
+        out += [f"{plural(abstained, 'question')} not covered. The kinds they named, most frequent first "
                 "(a question can name more than one):", ""]
         out += [f"- {suggestions.suggestion(k.name, k.count, summary.period)}" for k in summary.uncovered]
         if summary.abstained_without_kind:
@@ -145,7 +145,7 @@ def markdown(summary: Summary, *, titles: dict[str, str], events_path: Path, cha
                         "questions themselves by nearest article section (the chat page's privacy note then tells visitors).")
             else:
                 more = ""
-            out.append(f"- {_plural(summary.abstained_without_kind, 'question')} of no listed kind. {more}".rstrip())
+            out.append(f"- {plural(summary.abstained_without_kind, 'question')} of no listed kind. {more}".rstrip())
         out.append("")
         if "not_covered" in charts:
             out += [f"![Questions not covered, by kind]({charts['not_covered']})", ""]
@@ -155,12 +155,12 @@ def markdown(summary: Summary, *, titles: dict[str, str], events_path: Path, cha
             "| article | answers citing it | thumbs up | thumbs down | thumbs-down share |", "|---|---:|---:|---:|---:|"]
     for source in summary.by_citations():
         votes = summary.ratings.get(source, Counter())
-        out.append(f"| {escape(_title(titles, source))} (`{source}`) | {summary.citations[source]} | {votes['up']} | "
+        out.append(f"| {escape(title_of(titles, source))} (`{source}`) | {summary.citations[source]} | {votes['up']} | "
                    f"{votes['down']} | {down_share(summary, source)} |")
     never = [s for s in summary.source_ids if not summary.citations[s]]
     up, down = summary.thumbs["up"], summary.thumbs["down"]
-    out += ["", f"Thumbs up/down in all: {up} up, {down} down ({_pct(down, up + down)} down)."
-            + (f" Never cited: {', '.join(escape(_title(titles, s)) for s in never)}." if never else ""), ""]
+    out += ["", f"Thumbs up/down in all: {up} up, {down} down ({percent(down, up + down)} down)."
+            + (f" Never cited: {', '.join(escape(title_of(titles, s)) for s in never)}." if never else ""), ""]
     if "articles" in charts:
         out += [f"![Answers citing each article]({charts['articles']})", ""]
 
@@ -230,7 +230,7 @@ def make_report(settings: Settings, *, days: int = 30, events_path: Path | None 
         conn.close()
 
     index, problem = _index(settings, embedder)
-    titles = distinct_titles({p.source_id: p.title for p in index.passages}) if index is not None else {}
+    titles = distinct_titles(index.source_titles) if index is not None else {}
     if problem:
         notes.append(f"Article titles are not shown: the index could not be read ({problem}).")
     summary = summarize(answers, ratings, start=start, end=today, source_ids=index.source_ids if index else ())

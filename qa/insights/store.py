@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from .database import BUSY_TIMEOUT, InsightsError, LegacyLogError, _stderr, connect, insert, purge, transaction
+from .database import BUSY_TIMEOUT, InsightsError, LegacyLogError, print_to_stderr, connect, insert, purge, transaction
 from .events import AnswerEvent, RatingEvent, utc_now
 from .legacy_log import import_feedback_log
 
@@ -70,7 +70,7 @@ class EventStore:
     on start and daily, with retention."""
 
     def __init__(self, path: str | Path, *, keep_days: int = 90, legacy_feedback: Path | None = None,
-                 store_question_text: bool = False, log: Callable[[str], None] = _stderr,
+                 store_question_text: bool = False, log: Callable[[str], None] = print_to_stderr,
                  clock: Callable[[], datetime] = utc_now, retry_seconds: float = RETRY_SECONDS,
                  max_pending: int = MAX_PENDING, busy_timeout: float = BUSY_TIMEOUT,
                  maintenance_seconds: float = MAINTENANCE_SECONDS):

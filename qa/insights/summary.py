@@ -93,15 +93,15 @@ def summarize(answers: list[AnswerEvent], ratings: list[RatingEvent], *, start: 
     )
 
 
-def _pct(part: int, whole: int) -> str:
+def percent(part: int, whole: int) -> str:
     return f"{part / whole:.0%}" if whole else "–"
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _title(titles: dict[str, str], source_id: str) -> str:
+def title_of(titles: dict[str, str], source_id: str) -> str:
     return titles.get(source_id, source_id)
 
 
@@ -118,4 +118,4 @@ def distinct_titles(titles: dict[str, str]) -> dict[str, str]:
 
 def down_share(summary: Summary, source_id: str) -> str:
     votes = summary.ratings.get(source_id, Counter())
-    return _pct(votes["down"], votes["up"] + votes["down"])
+    return percent(votes["down"], votes["up"] + votes["down"])
