@@ -158,10 +158,12 @@ def parse_args(argv: list[str] | None = None, environ: dict | None = None) -> ar
 def main(argv: list[str] | None = None) -> int:
     from index import SearchIndexError
     from plumbing.environment import gradio_reload_mode
+    from plumbing.messages import show_messages
     from qa import ConfigError, QAError, load_settings
     from server.guard import OriginAllowList
     from server.loader import LazyAnswerer
 
+    show_messages()  # what index/, qa/ and server/ log (the build, index swaps, insights trouble): one line each on stderr
     try:
         settings = load_settings()
         OriginAllowList(settings.allowed_origins)  # checked now, not once the model has loaded
@@ -201,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"Serving the chat at http://{args.host}:{args.port}/ (Ctrl+C to stop)", flush=True)
     uvicorn.run(create_app(settings, answerers, host=args.host, port=args.port), host=args.host, port=args.port,
-                workers=1, timeout_graceful_shutdown=3,
+                workers=1,
+                timeout_graceful_shutdown=10,  # s for accepted answers to finish on stop (3 s cut 4 queued ones on 2 busy cores)
                 timeout_keep_alive=5,  # s an idle connection is kept (nginx closes its own after 4 s)
                 limit_concurrency=args.max_connections,
                 h11_max_incomplete_event_size=16 * 1024,  # request line and headers: at most 16 KB

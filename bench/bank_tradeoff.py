@@ -67,7 +67,7 @@ def main() -> None:
     print_header("Question bank and re-ranking trade-off", "quick" if args.quick else "full")
     settings = load_settings()
     cache = ScoreCache(CrossEncoder())
-    answerer = Answerer.load(settings, abstention=AbstentionModel.neutral(), log=lambda m: None, progress=False)
+    answerer = Answerer.load(settings, abstention=AbstentionModel.neutral(), progress=False)
     answerer.reranker = cache
     print(f"Index: {len(answerer.index.passages)} passages, {len(answerer.index.bank)} bank questions; sets: "
           + ", ".join(f"{name} ({path})" for name, path in SETS.items()))

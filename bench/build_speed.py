@@ -85,7 +85,7 @@ def worker_build(backend: str, corpus: Path, out: Path, settings_name: str) -> d
     load_before = _common.load_average()
     cpu = time.process_time()
     started = time.perf_counter()
-    report = build_index(corpus, out, embedder=embedder, settings=_settings(settings_name), log=lambda _m: None, progress=False)
+    report = build_index(corpus, out, embedder=embedder, settings=_settings(settings_name), progress=False)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     index = SearchIndex.load(out, verify=False)

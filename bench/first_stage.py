@@ -322,9 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     from qa.abstain import AbstentionModel
     from qa.eval.questionset import load_questions
     from qa.retrieve import HybridRetriever
+    from plumbing.messages import show_messages
 
+    show_messages()  # an index build, if one is needed, says so
     # The first stage never reads the abstention weights, which may be stale while being refitted.
-    answerer = Answerer.load(abstention=AbstentionModel.neutral(), log=print, progress=False)
+    answerer = Answerer.load(abstention=AbstentionModel.neutral(), progress=False)
     params = answerer.params
     if params.fusion != "linear":
         raise SystemExit(f"Today's fusion is {params.fusion!r}; this benchmark copies the linear one only.")

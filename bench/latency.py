@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     qa.rerank.CrossEncoder()  # loaded here only to count its memory apart; Answerer.load loads its own
     memory.append(("+ cross-encoder", _common.memory_mb()))
     settings = load_settings()
-    answerer = Answerer.load(settings, embedder=embedder, log=lambda _message: None, progress=False, cache_size=0)
+    answerer = Answerer.load(settings, embedder=embedder, progress=False, cache_size=0)
     memory.append((f"+ index ({len(answerer.index.passages)} passages, {answerer.index.dense.__class__.__name__})", _common.memory_mb()))
     for i in range(WARMUP_ANSWERS):
         q = questions[i % len(questions)]

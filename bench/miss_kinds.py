@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--out", help="write the 'wrong passage first' misses here (JSONL) for review")
     args = parser.parse_args()
     _common.print_header("Kinds of first-passage misses", "full")
-    answerer = Answerer.load(log=lambda m: None, progress=False, cache_size=0)
+    answerer = Answerer.load(progress=False, cache_size=0)
     passages = answerer.index.passages
     counts, review = {}, []
     for name, path in SETS.items():

@@ -147,7 +147,7 @@ def main() -> None:
     settings = load_settings()
     model = CrossEncoder()
     cache = ScoreCache(model)
-    answerer = Answerer.load(settings, abstention=AbstentionModel.neutral(), log=lambda m: None, progress=False)
+    answerer = Answerer.load(settings, abstention=AbstentionModel.neutral(), progress=False)
     answerer.reranker = cache
     questions = {name: [q for q in load_questions(path) if q.kind == "answerable"] for name, path in SETS.items()}
 

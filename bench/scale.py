@@ -265,8 +265,7 @@ def worker_build(setup: Path, size: int, vectors: str, out: Path) -> dict:
     corpus = write_corpus(docs, out / "corpus")
     embedder = SentenceTransformerEmbedder() if vectors == "real" else ProxyEmbedder(docs, pool_vectors, seed=size)
     started = time.perf_counter()
-    report = build_index(corpus, out / "index", embedder=embedder, settings=IndexSettings(sentence_vectors=False),
-                         log=lambda _m: None, progress=False)
+    report = build_index(corpus, out / "index", embedder=embedder, settings=IndexSettings(sentence_vectors=False), progress=False)
     seconds = time.perf_counter() - started
     build_dir = store.current_build(out / "index")
     result = {

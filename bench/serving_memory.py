@@ -46,7 +46,7 @@ def worker_build(size: int, out: Path) -> dict:
     started = time.perf_counter()
     # Sentence vectors as in production (IndexSettings' default), each a proxy of its own.
     report = build_index(corpus, out / "index", embedder=scale.ProxyEmbedder(docs, pool_vectors, seed=size),
-                         settings=IndexSettings(), log=lambda _m: None, progress=False)
+                         settings=IndexSettings(), progress=False)
     return {"passages": report.passages, "kind": report.dense_kind, "build_s": time.perf_counter() - started}
 
 

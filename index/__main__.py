@@ -6,7 +6,8 @@
 cached beside the index directory (`<out>/../onnx`), where the server looks for it.
 
 Library errors are typed (errors.py); this is the one place they become a message on
-stderr and exit status 2.
+stderr and exit status 2. What the build logs (progress, skipped files) prints to stderr, one line each
+(plumbing/messages.py); the summary of the build to stdout.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .backends import BACKENDS, make_embedder
 from .errors import SearchIndexError
 from .search_index import SearchIndex
 from plumbing.environment import index_dir, onnx_cache_dir, sources_dir
+from plumbing.messages import show_messages
 from .settings import IndexSettings
 from .sources import load_corpus
 
@@ -62,6 +64,7 @@ def _info(out: str, as_json: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    show_messages()  # the libraries' progress and warnings, one line each on stderr
     try:
         if args.command == "build":
             corpus = load_corpus(args.sources)  # first: a wrong --sources fails in a moment, not after loading the model

@@ -26,11 +26,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import importlib.metadata
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 
 from . import bank as banks_module
@@ -42,7 +41,7 @@ from .search_index import BankQuestion, SearchIndex
 from .settings import IndexSettings
 from .sources import LEAD_SECTION, Corpus, load_corpus
 
-Log = Callable[[str], None]
+log = logging.getLogger(__name__)
 _LIBRARIES = ("faiss-cpu", "sentence-transformers", "onnxruntime", "tokenizers", "bm25s", "numpy", "torch", "pysbd", MODEL_PACKAGE)
 UNKNOWN_BACKEND = "unknown"  # sources reused from an index whose manifest predates `embedded_with`
 
@@ -94,21 +93,21 @@ def backend_of(embedder: Embedder) -> str:
 _PreviousBank = dict[str, tuple[str, dict[str, np.ndarray]]]  # source_id -> (bank file sha256, question -> vector)
 
 
-def _previous_chunks(out: Path, embedder: Embedder, settings: IndexSettings, log: Log) -> tuple[dict[str, str], dict[str, _Chunks], _PreviousBank]:
+def _previous_chunks(out: Path, embedder: Embedder, settings: IndexSettings) -> tuple[dict[str, str], dict[str, _Chunks], _PreviousBank]:
     """Per-source chunks and vectors of the current index, and its bank's vectors, when they can be reused."""
     try:
         previous = SearchIndex.load(out, model=embedder.name)
     except IndexMissingError:
         return {}, {}, {}
     except (IndexCorruptError, IndexMismatchError) as exc:
-        log(f"Not reusing the previous index ({exc.__class__.__name__}); embedding every source.")
+        log.info(f"Not reusing the previous index ({exc.__class__.__name__}); embedding every source.")
         return {}, {}, {}
     bank: _PreviousBank = {}
     for sid, info in (previous.manifest.get("banks") or {}).items():
         vectors = {q.question: previous.bank_vectors[i] for i, q in enumerate(previous.bank) if q.source_id == sid}
         bank[sid] = (info.get("sha256", ""), vectors)
     if previous.settings != settings:
-        log("Settings changed since the last build; embedding every source.")
+        log.info("Settings changed since the last build; embedding every source.")
         return {}, {}, bank
     hashes = {sid: info["sha256"] for sid, info in previous.manifest["sources"].items()}
     chunks: dict[str, _Chunks] = {}
@@ -200,7 +199,6 @@ def build_index(
     embedder: Embedder,
     settings: IndexSettings = IndexSettings(),
     corpus: Corpus | None = None,
-    log: Log = print,
     progress: bool = True,
     lock_wait_seconds: float = 0.0,
 ) -> BuildReport:
@@ -209,10 +207,10 @@ def build_index(
     out = Path(out)
     corpus = corpus if corpus is not None else load_corpus(sources)
     for skipped in corpus.skipped:
-        log(f"Skipped {skipped.path}: {skipped.reason}")
+        log.warning(f"Skipped {skipped.path}: {skipped.reason}")
     bank_files = banks_module.load_bank(sources, corpus)  # BankError before anything is built
     with store.build_lock(out, wait_seconds=lock_wait_seconds):
-        old_hashes, old_chunks, old_bank = _previous_chunks(out, embedder, settings, log)
+        old_hashes, old_chunks, old_bank = _previous_chunks(out, embedder, settings)
         report = BuildReport(out, 0, len(corpus.documents), skipped=list(corpus.skipped))
         report.removed_sources = sorted(old_hashes.keys() - {d.source_id for d in corpus.documents})
         per_source: list[_Chunks] = []
@@ -227,8 +225,8 @@ def build_index(
                 per_source.append(chunks)
                 to_embed.append(chunks)
                 report.embedded_sources.append(doc.source_id)
-        _embed(to_embed, embedder, settings, log, progress, report)
-        bank_vectors = _embed_bank(bank_files, old_bank, embedder, log, report)
+        _embed(to_embed, embedder, settings, progress, report)
+        bank_vectors = _embed_bank(bank_files, old_bank, embedder, report)
         index = _assemble(per_source, embedder, settings, store.new_build_dir(out))
         index.bank, index.bank_vectors = _bank_questions(bank_files, index.passages), bank_vectors
         report.bank_questions = len(index.bank)
@@ -242,7 +240,7 @@ def build_index(
     return report
 
 
-def _embed(to_embed: list[_Chunks], embedder: Embedder, settings: IndexSettings, log: Log, progress: bool,
+def _embed(to_embed: list[_Chunks], embedder: Embedder, settings: IndexSettings, progress: bool,
            report: BuildReport) -> None:
     passage_texts = [_embedded_text(p, settings) for c in to_embed for p in c.passages]
     sentence_texts = [s.text for c in to_embed for s in c.sentences] if settings.sentence_vectors else []
@@ -254,7 +252,7 @@ def _embed(to_embed: list[_Chunks], embedder: Embedder, settings: IndexSettings,
     worker = embedder.for_building() if hasattr(embedder, "for_building") else embedder
     backend = backend_of(worker)
     threads = getattr(worker, "threads", None)
-    log(f"Embedding {len(passage_texts)} passages" + (f" and {len(sentence_texts)} sentences" if sentence_texts else "")
+    log.info(f"Embedding {len(passage_texts)} passages" + (f" and {len(sentence_texts)} sentences" if sentence_texts else "")
         + f" with {embedder.name} on {backend}" + (f" ({threads} thread{'s' if threads != 1 else ''})" if threads else "") + "...")
     started = time.monotonic()
     vectors = worker.embed(passage_texts + sentence_texts, progress=progress)
@@ -271,7 +269,7 @@ def _embed(to_embed: list[_Chunks], embedder: Embedder, settings: IndexSettings,
             s_at += len(chunks.sentences)
 
 
-def _embed_bank(bank_files, old_bank: _PreviousBank, embedder: Embedder, log: Log, report: BuildReport) -> np.ndarray:
+def _embed_bank(bank_files, old_bank: _PreviousBank, embedder: Embedder, report: BuildReport) -> np.ndarray:
     """One vector per bank question, in file order: reused for a bank file that did not change, embedded otherwise
     (the question as typed: it is matched to visitors' questions, question to question)."""
     rows: list[np.ndarray | None] = []
@@ -287,7 +285,7 @@ def _embed_bank(bank_files, old_bank: _PreviousBank, embedder: Embedder, log: Lo
                 to_embed.append((len(rows), entry.question))
             rows.append(vector)
     if to_embed:
-        log(f"Embedding {len(to_embed)} question bank entries ({', '.join(report.embedded_banks) or 'changed'})...")
+        log.info(f"Embedding {len(to_embed)} question bank entries ({', '.join(report.embedded_banks) or 'changed'})...")
         vectors = embedder.embed([text for _, text in to_embed])
         for (row, _), vector in zip(to_embed, vectors):
             rows[row] = vector
@@ -361,7 +359,6 @@ def open_index(
     *,
     embedder: Embedder,
     settings: IndexSettings = IndexSettings(),
-    log: Log = print,
     progress: bool = True,
 ) -> SearchIndex:
     """Load the index in `out`, building it first when it is missing, stale, corrupt or mismatched."""
@@ -373,9 +370,9 @@ def open_index(
             return SearchIndex.load(out, model=embedder.name)
         except (IndexCorruptError, IndexMismatchError) as exc:
             reasons = [str(exc)]
-    log("Building the index: " + "; ".join(reasons))
-    report = build_index(sources, out, embedder=embedder, settings=settings, corpus=corpus, log=log, progress=progress, lock_wait_seconds=600)
-    log(describe(report))
+    log.info("Building the index: " + "; ".join(reasons))
+    report = build_index(sources, out, embedder=embedder, settings=settings, corpus=corpus, progress=progress, lock_wait_seconds=600)
+    log.info(describe(report))
     return SearchIndex.load(out, model=embedder.name)
 
 

@@ -1,7 +1,8 @@
 """Command line: `python -m qa ask`, `evaluate`, `calibrate`, `insights` and `bank` (check, add, suggest).
 
 Typed errors from the libraries become one line on stderr and exit status 2; nothing raises
-past this module.
+past this module. What the libraries log (progress, warnings) prints to stderr too, one line each
+(plumbing/messages.py); results print to stdout.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import sys
 
 from index import SearchIndexError
+from plumbing.messages import show_messages
 
 from .errors import QAError
 from .history import validate as validate_history
@@ -87,7 +89,7 @@ def _bank(args) -> None:
                       "so that the questions the articles did not cover are kept for review.")
     from .answerer import Answerer
 
-    answerer = Answerer.load(settings, log=lambda m: print(m, file=sys.stderr), progress=False)
+    answerer = Answerer.load(settings, progress=False)
     suggestions = bank.suggest(asked, answerer)
     print(f"{len(suggestions)} question(s) to review. Add one only if the sentence really answers it, in the patient's "
           "words, and never copy a question from a set that judges the bank.\n")
@@ -112,7 +114,7 @@ def _ask(args) -> None:
     from .answerer import Answerer
 
     history = _history(args.history)
-    answerer = Answerer.load(log=lambda m: print(m, file=sys.stderr), progress=False)
+    answerer = Answerer.load(progress=False)
     answer = answerer.ask(args.question, history)
     if args.json:
         print(json.dumps(answer, indent=2, ensure_ascii=False))
@@ -129,7 +131,7 @@ def _evaluate(args) -> int:
     if args.beir:
         from .eval.beir import evaluate_beir
 
-        evaluate_beir(args.beir, args.out, index_dir=args.index, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr))
+        evaluate_beir(args.beir, args.out, index_dir=args.index, progress=not args.quiet)
         from pathlib import Path
 
         print(Path(args.out, "report.md").read_text(encoding="utf-8"))
@@ -137,7 +139,7 @@ def _evaluate(args) -> int:
     if not args.questions:
         raise QAError("Give a question set (QUESTIONS.jsonl) or --beir DIR.")
     report = evaluate(args.questions, args.out, settings, compare=args.compare, fail_under=args.fail_under,
-                      progress=not args.quiet, log=lambda m: print(m, file=sys.stderr))
+                      progress=not args.quiet)
     print(summary_table(report["systems"]))
     print(f"\nReport: {args.out}/report.md ({len(report['misses'])} misses listed)")
     for threshold in report["thresholds"]:
@@ -159,7 +161,7 @@ def _calibrate(args) -> None:
         raise QAError(f"--l2 must be 0 or more, got {args.l2}")
     if args.cv_repeats < 1:
         raise QAError(f"--cv-repeats must be 1 or more, got {args.cv_repeats}")
-    answerer = Answerer.load(abstention=AbstentionModel.neutral(), log=lambda m: print(m, file=sys.stderr), progress=False)
+    answerer = Answerer.load(abstention=AbstentionModel.neutral(), progress=False)
     out = Path(args.out) if args.out else MODEL_FILE
     model, summary = calibrate(args.questions, answerer, max_false_abstention=args.max_false_abstention, out=out,
                                l2=args.l2, repeats=args.cv_repeats)
@@ -174,12 +176,13 @@ def _insights(args) -> None:
 
     days = parse_since(args.since)  # before anything is read: a typo is reported at once
     report = make_report(load_settings(), days=days, events_path=Path(args.events) if args.events else None,
-                         out=Path(args.out) if args.out else None, log=lambda m: print(m, file=sys.stderr))
+                         out=Path(args.out) if args.out else None)
     print(report.text)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    show_messages()  # the libraries' progress and warnings, one line each on stderr
     try:
         if args.command == "ask":
             _ask(args)

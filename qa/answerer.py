@@ -17,7 +17,6 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 
@@ -168,7 +167,7 @@ class Answerer:
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, embedder: Embedder | None = None,
-             abstention: AbstentionModel | None = None, log: Callable[[str], None] = print,
+             abstention: AbstentionModel | None = None,
              progress: bool = True, cache_size: int = ANSWER_CACHE_SIZE) -> "Answerer":
         """Load the model and the index, building the index first when missing or stale."""
         settings = settings or load_settings()
@@ -178,7 +177,7 @@ class Answerer:
         # is busy answering someone else (bench/RESULTS.md, "Index scale").
         faiss.omp_set_num_threads(SERVING_THREADS)
         embedder = embedder or serving_embedder(settings)
-        index = open_index(settings.sources_dir, settings.index_dir, embedder=embedder, log=log, progress=progress)
+        index = open_index(settings.sources_dir, settings.index_dir, embedder=embedder, progress=progress)
         parts = packaged_collaborators()
         if abstention is not None:
             parts["abstention"] = abstention

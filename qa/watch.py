@@ -9,9 +9,9 @@ index it started with. A build that fails to load is reported and the old index 
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
-from typing import Callable
 
 from index import SearchIndex, SearchIndexError
 from index.store import current_build
@@ -20,13 +20,14 @@ from plumbing.environment import config_file
 from .answerer import Answerer
 from .coverage import coverage_warnings
 
+log = logging.getLogger(__name__)
+
 
 class IndexWatcher:
-    def __init__(self, answerer: Answerer, out: str | Path, *, interval: float = 2.0, log: Callable[[str], None] = print):
+    def __init__(self, answerer: Answerer, out: str | Path, *, interval: float = 2.0):
         self.answerer = answerer
         self.out = Path(out)
         self.interval = interval
-        self.log = log
         self._seen = answerer.index.path.resolve()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -42,14 +43,14 @@ class IndexWatcher:
         try:
             index = SearchIndex.load(self.out, model=self.answerer.embedder.name)
         except SearchIndexError as exc:
-            self.log(f"A new index build in {self.out} could not be loaded; still serving the previous one. ({exc})")
+            log.error(f"A new index build in {self.out} could not be loaded; still serving the previous one. ({exc})")
             self._seen = build  # do not retry a broken build every few seconds; a newer one will be noticed
             return False
         self.answerer.use_index(index)
         self._seen = index.path.resolve()
-        self.log(f"Now answering from the rebuilt index {index.path.name} ({len(index.passages)} passages).")
+        log.info(f"Now answering from the rebuilt index {index.path.name} ({len(index.passages)} passages).")
         for warning in coverage_warnings(self.answerer.coverage, config_file=config_file()[0]):  # an article added or removed
-            self.log(warning)
+            log.warning(warning)
         return True
 
     def start(self) -> "IndexWatcher":

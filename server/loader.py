@@ -6,12 +6,14 @@ so the server switches to a build that `python -m index build` publishes while i
 
 from __future__ import annotations
 
-import sys
+import logging
 import threading
 from typing import Callable
 
 from qa import Answerer, Settings
 from qa.watch import IndexWatcher
+
+log = logging.getLogger(__name__)
 
 
 class LazyAnswerer:
@@ -32,14 +34,14 @@ class LazyAnswerer:
         if self._answerer is None:
             with self._lock:
                 if self._answerer is None:  # another thread may have loaded it while we waited
-                    answerer = self._load(self.settings, log=lambda m: print(m, flush=True))
+                    answerer = self._load(self.settings)
                     # Follow rebuilds made by `python -m index build` while serving (qa/watch.py).
-                    IndexWatcher(answerer, self.settings.index_dir, log=lambda m: print(m, flush=True)).start()
+                    IndexWatcher(answerer, self.settings.index_dir).start()
                     self._answerer = answerer
         return self._answerer
 
 
 def not_ready_message(exc: Exception) -> str:
     """What a visitor is told when the answerer cannot load; the reason goes to the server's log."""
-    print(f"The answering service could not load: {exc}", file=sys.stderr, flush=True)
+    log.error(f"The answering service could not load: {exc}")
     return "Sorry, the question service is not ready right now. Please try again in a few minutes."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import re
 import threading
 from contextlib import contextmanager
@@ -24,6 +25,41 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SHARED_ARTICLES = REPO.parent / "shared" / "articles"
 # Hosts a page may talk to in the browser tests: anything else is a request that leaves the machine.
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+class LoggedLines(logging.Handler):
+    """The messages logged under some of our packages' loggers (INFO and up), as a list of their text."""
+
+    def __init__(self, *names: str):
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+        self._loggers = [(logger, logger.level) for logger in map(logging.getLogger, names)]
+        for logger, _ in self._loggers:
+            logger.addHandler(self)
+            logger.setLevel(logging.INFO)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def detach(self) -> None:
+        for logger, level in self._loggers:
+            logger.removeHandler(self)
+            logger.setLevel(level)
+
+
+@pytest.fixture
+def logged():
+    """`lines = logged("qa.insights")`: a list that receives every message logged under those loggers (all of
+    index, qa, server and plumbing when none is named) until the test ends."""
+    handlers: list[LoggedLines] = []
+
+    def attach(*names: str) -> list[str]:
+        handlers.append(LoggedLines(*(names or ("index", "qa", "server", "plumbing"))))
+        return handlers[-1].lines
+
+    yield attach
+    for handler in handlers:
+        handler.detach()
 
 
 class FakeEmbedder:
@@ -106,7 +142,7 @@ def fake_index(directory: Path, files: dict[str, str]):
     from index import SearchIndex, build_index
 
     sources = write_corpus(directory / "src", files)
-    build_index(sources, directory / "idx", embedder=FakeEmbedder(), log=lambda m: None, progress=False)
+    build_index(sources, directory / "idx", embedder=FakeEmbedder(), progress=False)
     return SearchIndex.load(directory / "idx")
 
 
@@ -128,7 +164,7 @@ def real_index_dir(tmp_path_factory, real_embedder):
     from index import build_index
 
     out = tmp_path_factory.mktemp("real-index")
-    build_index(REPO / "sources", out, embedder=real_embedder, log=lambda _m: None, progress=False)
+    build_index(REPO / "sources", out, embedder=real_embedder, progress=False)
     return out
 
 

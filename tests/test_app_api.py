@@ -333,7 +333,7 @@ def test_respond_asks_with_plain_text_and_shows_the_answer_as_a_chat_message():
 def test_health_reports_the_index_it_is_given(tmp_path):
     from index import SearchIndex, build_index
 
-    build_index(write_corpus(tmp_path / "sources"), tmp_path / "index", embedder=FakeEmbedder(), log=lambda _m: None,
+    build_index(write_corpus(tmp_path / "sources"), tmp_path / "index", embedder=FakeEmbedder(),
                 progress=False)
     index = SearchIndex.load(tmp_path / "index")
     assert health(index) == {"status": "ok", "passages": len(index.passages), "sources": 2, "model": "fake-bow-64"}
@@ -356,7 +356,7 @@ def test_feedback_stores_no_question_text_unless_the_clinic_opts_in(tmp_path):
 
     from qa.insights.store import EventStore
 
-    store = EventStore(tmp_path / "new" / "events.sqlite3", log=lambda _m: None)
+    store = EventStore(tmp_path / "new" / "events.sqlite3")
     private = FeedbackLog(store, store_question_text=False)
     private.record("up", ["a"], "I take warfarin")
     private.record("down", [], "I take warfarin")

@@ -37,7 +37,7 @@ def sources_with_bank(tmp_path: Path, bank: str, name: str = "needles.questions.
 
 
 def build(sources: Path, out: Path, embedder=None):
-    return build_index(sources, out, embedder=embedder or FakeEmbedder(), log=lambda m: None, progress=False)
+    return build_index(sources, out, embedder=embedder or FakeEmbedder(), progress=False)
 
 
 def build_error(tmp_path: Path, bank: str, name: str = "needles.questions.yaml") -> str:

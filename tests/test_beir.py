@@ -48,10 +48,10 @@ def test_missing_files_are_named(tmp_path):
         load_dataset(tmp_path)
 
 
-def test_beir_mode_ranks_documents_and_writes_four_runs(dataset, tmp_path, real_embedder):
-    logs = []
+def test_beir_mode_ranks_documents_and_writes_four_runs(dataset, tmp_path, real_embedder, logged):
+    logs = logged()
     report = evaluate_beir(dataset, tmp_path / "out", index_dir=tmp_path / "index", embedder=real_embedder,
-                           progress=False, log=logs.append)
+                           progress=False)
     assert report["documents"] == 12 and report["queries"] == 5
     assert set(report["systems"]) == {"full", "rerank", "bm25", "dense"}
     # Hand-worked: each query has one obviously relevant document (q5 two), all found at the top.
@@ -62,6 +62,5 @@ def test_beir_mode_ranks_documents_and_writes_four_runs(dataset, tmp_path, real_
     first = (tmp_path / "out" / "run.trec").read_text().splitlines()[0].split()
     assert first[:4] == ["q1", "Q0", "d1", "1"]
     # A second run reuses every embedding.
-    again = evaluate_beir(dataset, tmp_path / "out2", index_dir=tmp_path / "index", embedder=real_embedder, progress=False,
-                          log=logs.append)
+    again = evaluate_beir(dataset, tmp_path / "out2", index_dir=tmp_path / "index", embedder=real_embedder, progress=False)
     assert again["embedded_documents"] == 0 and again["reused_documents"] == 12

@@ -72,16 +72,16 @@ def test_the_shipped_settings_were_written_for_the_shipped_articles():
     assert set(load_settings(REPO / "clinic.toml", environ={}).coverage_sources) == ids
 
 
-def test_a_rebuild_the_server_follows_updates_the_reply_and_says_so(tmp_path):
+def test_a_rebuild_the_server_follows_updates_the_reply_and_says_so(tmp_path, logged):
     sources = write_corpus(tmp_path / "src", {"needles.md": FILES["needles.md"]})
-    build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), log=lambda _m: None, progress=False)
+    build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), progress=False)
     bot = Answerer(SearchIndex.load(tmp_path / "idx"), FakeEmbedder(), Settings(coverage=COVERAGE, coverage_sources=("needles",)),
                    abstention=ALWAYS, reranker=FakeReranker({}))
     assert "also has" not in bot.ask("parking?")["message"]
     write_corpus(sources, {"qi.md": FILES["qi.md"]})
-    build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), log=lambda _m: None, progress=False)
-    said: list[str] = []
-    assert IndexWatcher(bot, tmp_path / "idx", log=said.append).check()
+    build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), progress=False)
+    said = logged("qa.watch")
+    assert IndexWatcher(bot, tmp_path / "idx").check()
     assert "The library also has “Qi”." in bot.ask("parking?")["message"]
     assert any(line.startswith("Note: [answer] coverage") and "“Qi”" in line for line in said), said
 

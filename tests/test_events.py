@@ -53,14 +53,8 @@ def event(result, store_question_text=False, channel="api"):
     return answer_event(result, channel=channel, store_question_text=store_question_text, now=lambda: NOON)
 
 
-class Log(list):
-    def __call__(self, message):
-        self.append(message)
-
-
 def open_store(path, store=EventStore, **options):
     """A store on `path` whose today is NOON's day (its retention would otherwise delete these 2025 events)."""
-    options.setdefault("log", Log())
     options.setdefault("clock", lambda: NOON)
     return store(path, **options)
 
@@ -278,10 +272,10 @@ def some_event(n=0):
     return AnswerEvent(day="2025-06-30", hour=n % 24, channel="api", outcome="answered", sources=(f"s{n}",))
 
 
-def test_a_locked_database_delays_events_without_losing_them_and_is_logged_once(tmp_path):
+def test_a_locked_database_delays_events_without_losing_them_and_is_logged_once(tmp_path, logged):
     path = tmp_path / "events.sqlite3"
-    log = Log()
-    store = open_store(path, log=log, busy_timeout=0.2, retry_seconds=0.2)
+    log = logged("qa.insights")
+    store = open_store(path, busy_timeout=0.2, retry_seconds=0.2)
     assert store.flush()
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another program holds the write lock
@@ -319,10 +313,10 @@ def unwritable_var(tmp_path):
     return var / "events.sqlite3", repair
 
 
-def test_an_unwritable_var_keeps_events_in_memory_until_it_can_be_written(unwritable_var):
+def test_an_unwritable_var_keeps_events_in_memory_until_it_can_be_written(unwritable_var, logged):
     path, repair = unwritable_var
-    log = Log()
-    store = open_store(path, log=log, retry_seconds=0.1)
+    log = logged("qa.insights")
+    store = open_store(path, retry_seconds=0.1)
     for n in range(20):
         store.record(some_event(n))
     assert not store.flush()
@@ -377,12 +371,16 @@ def read_only_var(tmp_path):
 
 
 READ_ONLY_SCRIPT = """
-import json, sys, time
+import json, logging, sys, time
 from qa.insights.events import AnswerEvent, utc_now
 from qa.insights.store import EventStore
 
 log = []
-store = EventStore(sys.argv[1], log=log.append, retry_seconds=0.1)
+class Lines(logging.Handler):
+    def emit(self, record):
+        log.append(record.getMessage())
+logging.getLogger("qa.insights").addHandler(Lines())
+store = EventStore(sys.argv[1], retry_seconds=0.1)
 for n in range(20):
     store.record(AnswerEvent(day=utc_now().date().isoformat(), hour=n, channel="api", outcome="answered"))
 flushed = [store.flush()]
@@ -406,10 +404,10 @@ def test_a_read_only_var_directory_is_logged_once(read_only_var):
     assert list(var.iterdir()) == []
 
 
-def test_events_beyond_the_memory_limit_drop_the_oldest_and_say_how_many(unwritable_var):
+def test_events_beyond_the_memory_limit_drop_the_oldest_and_say_how_many(unwritable_var, logged):
     path, repair = unwritable_var
-    log = Log()
-    store = open_store(path, log=log, max_pending=10, retry_seconds=0.1)
+    log = logged("qa.insights")
+    store = open_store(path, max_pending=10, retry_seconds=0.1)
     for n in range(25):
         store.record(some_event(n))
     assert not store.flush()
@@ -420,11 +418,11 @@ def test_events_beyond_the_memory_limit_drop_the_oldest_and_say_how_many(unwrita
     store.close()
 
 
-def test_a_corrupt_file_is_moved_aside_and_a_new_store_started(tmp_path):
+def test_a_corrupt_file_is_moved_aside_and_a_new_store_started(tmp_path, logged):
     path = tmp_path / "events.sqlite3"
     path.write_bytes(b"this is not a database " * 200)
-    log = Log()
-    store = open_store(path, log=log)
+    log = logged("qa.insights")
+    store = open_store(path)
     store.record(some_event())
     assert store.flush()
     store.close()
@@ -444,14 +442,14 @@ class FullDiskStore(EventStore):
         return conn
 
 
-def test_a_full_disk_is_logged_once_and_nothing_already_stored_is_lost(tmp_path):
+def test_a_full_disk_is_logged_once_and_nothing_already_stored_is_lost(tmp_path, logged):
     path = tmp_path / "events.sqlite3"
     first = open_store(path)
     first.record(some_event(0))
     assert first.flush()
     first.close()
-    log = Log()
-    store = open_store(path, FullDiskStore, log=log, retry_seconds=0.1)
+    log = logged("qa.insights")
+    store = open_store(path, FullDiskStore, retry_seconds=0.1)
     for n in range(1, 400):
         store.record(AnswerEvent(day="2025-06-30", hour=1, channel="api", outcome="abstained", question="x" * 900))
     assert not store.flush()
@@ -461,13 +459,13 @@ def test_a_full_disk_is_logged_once_and_nothing_already_stored_is_lost(tmp_path)
     assert len(rows(path)) == 1  # the event stored before is still there
 
 
-def test_a_store_from_a_newer_version_is_left_alone(tmp_path):
+def test_a_store_from_a_newer_version_is_left_alone(tmp_path, logged):
     path = tmp_path / "events.sqlite3"
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    log = Log()
-    store = open_store(path, log=log)
+    log = logged("qa.insights")
+    store = open_store(path)
     store.record(some_event())
     assert not store.flush()
     store.close()
@@ -490,11 +488,11 @@ def write_log(path, entries, extra=""):
     path.write_text("".join(json.dumps(e) + "\n" for e in entries) + extra, encoding="utf-8")
 
 
-def test_the_old_feedback_log_is_imported_once_then_renamed(tmp_path):
+def test_the_old_feedback_log_is_imported_once_then_renamed(tmp_path, logged):
     legacy, path = tmp_path / "feedback.jsonl", tmp_path / "events.sqlite3"
     write_log(legacy, OLD_LINES, extra="not json\n")
-    log = Log()
-    store = open_store(path, legacy_feedback=legacy, store_question_text=True, log=log, clock=lambda: NOON)
+    log = logged("qa.insights")
+    store = open_store(path, legacy_feedback=legacy, store_question_text=True, clock=lambda: NOON)
     assert store.flush()
     store.close()
     ratings = rows(path, "ratings")
@@ -512,7 +510,7 @@ def test_the_old_feedback_log_is_imported_once_then_renamed(tmp_path):
 
     write_log(legacy, OLD_LINES[:1])  # an old server wrote a new log after all: it is read too
     conn = connect(path)
-    assert import_feedback_log(conn, legacy, store_question_text=False, log=Log()) == 1
+    assert import_feedback_log(conn, legacy, store_question_text=False) == 1
     conn.close()
     assert len(rows(path, "ratings")) == 4 and (tmp_path / "feedback.jsonl.migrated").exists()
     assert len([p for p in tmp_path.iterdir() if ".migrated" in p.name]) == 2
@@ -521,10 +519,10 @@ def test_the_old_feedback_log_is_imported_once_then_renamed(tmp_path):
 def test_lines_already_imported_are_never_imported_twice(tmp_path):
     legacy, conn = tmp_path / "feedback.jsonl", connect(tmp_path / "events.sqlite3")
     write_log(legacy, OLD_LINES[:2], extra='{"time": "2025-06-0')  # a line still being written
-    assert import_feedback_log(conn, legacy, store_question_text=False, log=Log()) == 2
+    assert import_feedback_log(conn, legacy, store_question_text=False) == 2
     # As if the rename had failed and the old program had gone on appending to the same file.
     write_log(legacy, OLD_LINES)
-    assert import_feedback_log(conn, legacy, store_question_text=False, log=Log()) == 1
+    assert import_feedback_log(conn, legacy, store_question_text=False) == 1
     assert [r["day"] for r in rows(tmp_path / "events.sqlite3", "ratings")] == ["2025-06-01", "2025-06-02", "2025-06-03"]
     conn.close()
 
@@ -610,9 +608,9 @@ class BuggyStore(EventStore):
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_writer_that_dies_says_so_and_flush_does_not_hang(tmp_path):
-    log = Log()
-    store = open_store(tmp_path / "events.sqlite3", BuggyStore, log=log)
+def test_a_writer_that_dies_says_so_and_flush_does_not_hang(tmp_path, logged):
+    log = logged("qa.insights")
+    store = open_store(tmp_path / "events.sqlite3", BuggyStore)
     store.record(some_event())
     started = time.perf_counter()
     assert not store.flush(timeout=10)
@@ -628,11 +626,11 @@ def test_an_import_is_recognised_by_its_content_whatever_the_path(tmp_path):
     conn = connect(tmp_path / "events.sqlite3")
     first = tmp_path / "feedback.jsonl"
     write_log(first, OLD_LINES[:2])
-    assert import_feedback_log(conn, first, store_question_text=False, log=Log()) == 2
+    assert import_feedback_log(conn, first, store_question_text=False) == 2
     again = tmp_path / "elsewhere" / "feedback.jsonl"
     again.parent.mkdir()
     write_log(again, OLD_LINES)  # the same two lines, and one more since
-    assert import_feedback_log(conn, again, store_question_text=False, log=Log()) == 1
+    assert import_feedback_log(conn, again, store_question_text=False) == 1
     assert len(rows(tmp_path / "events.sqlite3", "ratings")) == 3
     conn.close()
 
@@ -650,7 +648,7 @@ def test_an_old_log_renamed_by_another_replica_meanwhile_is_no_failure(tmp_path,
         return found
 
     monkeypatch.setattr(Path, "is_file", renamed_after_the_check)
-    assert import_feedback_log(conn, legacy, store_question_text=False, log=Log()) == 0
+    assert import_feedback_log(conn, legacy, store_question_text=False) == 0
     conn.close()
 
 
@@ -683,7 +681,7 @@ def test_replicas_creating_the_store_at_the_same_moment_all_succeed(tmp_path):
         conn.close()
 
 
-def test_an_unreadable_old_log_is_logged_once_and_the_events_are_written_all_the_same(tmp_path, monkeypatch):
+def test_an_unreadable_old_log_is_logged_once_and_the_events_are_written_all_the_same(tmp_path, monkeypatch, logged):
     """A feedback.jsonl the server may not read (another user's, mode 0600): not a failure of the store, so
     no "could not write" / "written again" pair every retry, just one line about the old log."""
     legacy = tmp_path / "feedback.jsonl"
@@ -696,8 +694,8 @@ def test_an_unreadable_old_log_is_logged_once_and_the_events_are_written_all_the
         return real_read_bytes(self)
 
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
-    log = Log()
-    store = open_store(tmp_path / "events.sqlite3", legacy_feedback=legacy, log=log, retry_seconds=0.05)
+    log = logged("qa.insights")
+    store = open_store(tmp_path / "events.sqlite3", legacy_feedback=legacy, retry_seconds=0.05)
     for n in range(5):
         store.record(some_event(n))
         assert store.flush()

@@ -22,7 +22,7 @@ from index import (
 from index import store
 from tests.conftest import FakeEmbedder
 
-quiet = dict(log=lambda _m: None, progress=False)
+quiet = dict(progress=False)
 
 
 def _build(sources, out, embedder=None, **kw):
@@ -135,13 +135,13 @@ def test_corrupt_files_are_detected_with_a_clear_message(tmp_path, mini_sources,
     assert f"python -m index build --out {out}" in str(caught.value)
 
 
-def test_open_index_rebuilds_a_corrupt_index(tmp_path, mini_sources):
+def test_open_index_rebuilds_a_corrupt_index(tmp_path, mini_sources, logged):
     out = tmp_path / "idx"
     _build(mini_sources, out)
     build_dir = store.current_build(out)
     (build_dir / "dense.faiss").write_bytes(b"garbage")
-    messages = []
-    index = open_index(mini_sources, out, embedder=FakeEmbedder(), log=messages.append, progress=False)
+    messages = logged("index")
+    index = open_index(mini_sources, out, embedder=FakeEmbedder(), progress=False)
     assert index.dense.ntotal == 3
     assert any("corrupt" in m for m in messages)
 

@@ -23,6 +23,9 @@ def test_build_then_info_shows_the_five_sources(tmp_path):
     built = run("build", "--sources", str(REPO / "sources"), "--out", str(out), "--quiet")
     assert built.returncode == 0, built.stderr
     assert "from 5 sources" in built.stdout and "Embedded: acupuncture-mechanisms-evidence" in built.stdout
+    # What the build logs on its way (plumbing/messages.py) is on stderr, one line each; the summary alone on stdout.
+    assert any(line.startswith("Embedding ") and line.endswith("...") for line in built.stderr.splitlines()), built.stderr
+    assert "Embedding" not in built.stdout
     info = run("info", "--out", str(out))
     assert info.returncode == 0, info.stderr
     assert "model:     all-MiniLM-L6-v2 (384 dims" in info.stdout
@@ -33,7 +36,7 @@ def test_build_then_info_shows_the_five_sources(tmp_path):
     passages = SearchIndex.load(out).manifest["passages"]
     assert f"passages:  {passages} " in info.stdout
     again = run("build", "--sources", str(REPO / "sources"), "--out", str(out), "--quiet")
-    assert "Embedded: none; reused: 5." in again.stdout
+    assert "Embedded: none; reused: 5." in again.stdout and "Embedding" not in again.stderr
 
 
 def test_info_json_prints_the_manifest(real_index_dir):

@@ -196,7 +196,7 @@ def test_the_old_feedback_log_is_read_by_the_report_too(tmp_path, index_dir):
     settings = settings_for(tmp_path, index_dir)
     line = {"time": f"{TODAY}T10:00:00+00:00", "rating": "down", "source_ids": ["qi"]}
     settings.feedback_file.write_text(json.dumps(line) + "\n", encoding="utf-8")
-    report = make_report(settings, out=tmp_path / "out", today=TODAY, log=lambda _m: None)
+    report = make_report(settings, out=tmp_path / "out", today=TODAY)
     assert dict(report.summary.thumbs) == {"down": 1} and dict(report.summary.ratings["qi"]) == {"down": 1}
     assert not settings.feedback_file.exists()
 
@@ -269,7 +269,7 @@ def test_another_servers_store_read_with_events_takes_not_this_servers_old_log(t
     line = {"time": f"{TODAY}T10:00:00+00:00", "rating": "down", "source_ids": ["qi"]}
     settings.feedback_file.write_text(json.dumps(line) + "\n", encoding="utf-8")
     other = store_with(tmp_path / "other.sqlite3", *month_of_events(TODAY))
-    report = make_report(settings, events_path=other, out=tmp_path / "out", today=TODAY, log=lambda _m: None)
+    report = make_report(settings, events_path=other, out=tmp_path / "out", today=TODAY)
     assert dict(report.summary.thumbs) == {"up": 30, "down": 13}  # the other store's own, nothing added
     assert settings.feedback_file.exists() and not settings.events_file.exists()
 

@@ -49,20 +49,15 @@ def index(tmp_path_factory):
     return fake_index(tmp_path_factory.mktemp("insights-server"), FILES)
 
 
-class Log(list):
-    def __call__(self, message):
-        self.append(message)
-
-
-def serve(index, events_file, *, store_question_text=False, log=None, **store_options):
+def serve(index, events_file, *, store_question_text=False, **store_options):
     """The app with its own store on `events_file`; returns (app, store, settings)."""
     import app as app_module
 
     settings = Settings(index_dir=index.path.parent.parent, events_file=events_file, rate_limit_per_minute=0,
                         feedback_file=events_file.parent / "feedback.jsonl", store_question_text=store_question_text)
     answerer = Answerer(index, FakeEmbedder(), settings, abstention=ScriptedAbstention(), reranker=FakeReranker({"pain": 3.0}))
-    store = EventStore(events_file, log=log if log is not None else Log(), **store_options)
-    answerers = LazyAnswerer(settings, load=lambda _settings, log: answerer)
+    store = EventStore(events_file, **store_options)
+    answerers = LazyAnswerer(settings, load=lambda _settings: answerer)
     return app_module.create_app(settings, answerers, events=store), store, settings
 
 
@@ -130,10 +125,10 @@ def test_the_privacy_note_names_what_is_derived_from_a_question(opted_in):
     assert ("up to 1,000 characters), but never a message that got a safety message or small talk" in note) is opted_in
 
 
-def test_a_locked_database_while_the_server_answers(index, tmp_path):
+def test_a_locked_database_while_the_server_answers(index, tmp_path, logged):
     path = tmp_path / "events.sqlite3"
-    log = Log()
-    application, store, _ = serve(index, path, log=log, busy_timeout=0.5, retry_seconds=0.2)
+    log = logged("qa.insights")
+    application, store, _ = serve(index, path, busy_timeout=0.5, retry_seconds=0.2)
     with TestClient(application) as client:
         ask(client, "Does it hurt?")
         assert store.flush()
@@ -154,11 +149,11 @@ def test_a_locked_database_while_the_server_answers(index, tmp_path):
     assert len([m for m in log if "database is locked" in m]) == 1
 
 
-def test_an_unwritable_var_while_the_server_answers(index, tmp_path):
+def test_an_unwritable_var_while_the_server_answers(index, tmp_path, logged):
     var = tmp_path / "var"
     var.write_text("a file where var/ should be: nothing can be created under it, not even by root", encoding="utf-8")
-    log = Log()
-    application, store, _ = serve(index, var / "events.sqlite3", log=log, retry_seconds=0.1)
+    log = logged("qa.insights")
+    application, store, _ = serve(index, var / "events.sqlite3", retry_seconds=0.1)
     with TestClient(application) as client:
         for question in ("Does it hurt?", "How much does it cost?", "hello"):
             ask(client, question)
@@ -189,7 +184,7 @@ def test_a_thumbs_down_on_a_safety_message_or_small_talk_keeps_no_text_even_opte
     settings = Settings(index_dir=index.path.parent.parent, store_question_text=True, rate_limit_per_minute=0)
     answerer = Answerer(index, FakeEmbedder(), settings, abstention=ScriptedAbstention(), reranker=FakeReranker({"pain": 3.0}))
     path = tmp_path / "events.sqlite3"
-    store = EventStore(path, log=Log())
+    store = EventStore(path)
     feedback = FeedbackLog(store, store_question_text=True)
     questions = ["I have been thinking about ending my life", "I have crushing chest pain", "hello",
                  "Does it hurt?", "How much does it cost?"]

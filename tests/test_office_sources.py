@@ -217,21 +217,21 @@ def test_a_lone_pdf_is_a_corpus(tmp_path):
     assert [d.source_id for d in load_corpus(tmp_path).documents] == ["first-visit"]
 
 
-def test_build_output_names_each_file_left_out_and_rebuilds_a_changed_pdf(tmp_path):
+def test_build_output_names_each_file_left_out_and_rebuilds_a_changed_pdf(tmp_path, logged):
     sources = tmp_path / "sources"
     write_corpus(sources, {"notes.md": "# Notes\n\nNeedles are thin. They are sterile.\n"})
     (sources / "first-visit.pdf").write_bytes(handout_pdf())
     (sources / "foot-care.docx").write_bytes(foot_care_docx())
     (sources / "scan.pdf").write_bytes(scanned_pdf(tmp_path))
     (sources / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0")
-    lines: list[str] = []
-    report = build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), log=lines.append, progress=False)
+    lines = logged("index")
+    report = build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), progress=False)
     assert report.sources == 3
     assert any(line.startswith(f"Skipped {sources / 'scan.pdf'}: no text: is it a scan?") for line in lines)
     assert any(line.startswith(f"Skipped {sources / 'old.doc'}: it is an old Word 97-2003 file") for line in lines)
 
     (sources / "first-visit.pdf").write_bytes(handout_pdf(sections={**VISIT_SECTIONS, "Parking": ["Park in bay 4."]}))
-    again = build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), log=lines.append, progress=False)
+    again = build_index(sources, tmp_path / "idx", embedder=FakeEmbedder(), progress=False)
     assert again.embedded_sources == ["first-visit"] and sorted(again.reused_sources) == ["foot-care", "notes"]
 
 
@@ -246,7 +246,7 @@ def test_a_question_about_a_handout_is_answered_from_it(tmp_path, real_embedder)
     shutil.copytree(REPO / "sources", sources)
     (sources / "first-visit.pdf").write_bytes(handout_pdf())
     (sources / "foot-care.docx").write_bytes(foot_care_docx())
-    build_index(sources, tmp_path / "idx", embedder=real_embedder, log=lambda _m: None, progress=False)
+    build_index(sources, tmp_path / "idx", embedder=real_embedder, progress=False)
     settings = load_settings(REPO / "clinic.toml", environ={})
     bot = Answerer(SearchIndex.load(tmp_path / "idx", model=real_embedder.name), real_embedder, settings,
                    **packaged_collaborators())

@@ -24,7 +24,7 @@ from index.onnx_embedder import OnnxEmbedder, _encode, _tokenizer, build_threads
 from index.settings import IndexSettings
 from tests.conftest import REPO, FakeEmbedder
 
-quiet = dict(log=lambda _m: None, progress=False)
+quiet = dict(progress=False)
 # Largest difference allowed between one vector element of the two backends (unit vectors of 384 floats).
 # Measured: ~2e-7, float rounding (different matrix-product kernels); a real difference in the model,
 # the tokenisation or the pooling is orders of magnitude larger (the int8 copy: ~1e-2).
@@ -275,13 +275,13 @@ def test_an_index_built_by_one_backend_is_reused_whole_by_the_other(both_indexes
 
 
 @pytest.mark.model
-def test_a_servers_one_thread_embedder_builds_on_every_core_and_keeps_its_own_session(tmp_path, onnx_cache):
+def test_a_servers_one_thread_embedder_builds_on_every_core_and_keeps_its_own_session(tmp_path, onnx_cache, logged):
     from index import open_index
 
     serving = OnnxEmbedder(cache_dir=onnx_cache, threads=1)
     session = serving._session
-    messages: list[str] = []
-    index = open_index(REPO / "sources", tmp_path / "idx", embedder=serving, log=messages.append, progress=False)
+    messages = logged("index")
+    index = open_index(REPO / "sources", tmp_path / "idx", embedder=serving, progress=False)
     assert index.manifest["embedded_with"] == ["onnxruntime"]
     threads = build_threads()
     assert any(f"on onnxruntime ({threads} thread{'s' if threads != 1 else ''})" in m for m in messages), messages

@@ -23,10 +23,10 @@ from qa.watch import IndexWatcher
 from tests.conftest import REPO, FakeEmbedder, FakeReranker, write_corpus
 
 NEVER = AbstentionModel.neutral()
-quiet = dict(log=lambda _m: None, progress=False)
+quiet = dict(progress=False)
 
 
-def test_a_rebuild_while_answering_switches_atomically_with_no_failed_request(tmp_path):
+def test_a_rebuild_while_answering_switches_atomically_with_no_failed_request(tmp_path, logged):
     def write(version):
         for name in ("a", "b"):
             (sources / f"{name}.md").write_text(f"# {name}\n\nThe {version} text of {name} talks about needles and pain.\n",
@@ -40,8 +40,8 @@ def test_a_rebuild_while_answering_switches_atomically_with_no_failed_request(tm
     # Near-duplicate merging off, so each answer shows both documents' passages.
     answerer = Answerer(SearchIndex.load(out), FakeEmbedder(), Settings(), abstention=NEVER,
                         reranker=FakeReranker({}), params=RetrievalParams(duplicate_cosine=1.01))
-    swapped_at = []
-    watcher = IndexWatcher(answerer, out, interval=0.05, log=lambda m: swapped_at.append(time.monotonic()) if m.startswith("Now answering") else None).start()
+    said = logged("qa.watch")
+    watcher = IndexWatcher(answerer, out, interval=0.05).start()
     seen, errors, stop = [], [], threading.Event()
 
     def ask_forever():
@@ -60,14 +60,15 @@ def test_a_rebuild_while_answering_switches_atomically_with_no_failed_request(tm
     write("new")
     build_index(sources, out, embedder=FakeEmbedder(), **quiet)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not swapped_at:
-        time.sleep(0.05)
+    while time.monotonic() < deadline and not said:
+        time.sleep(0.01)
+    swapped_at = time.monotonic()  # at or after the swap: the watcher logs once it has swapped
     time.sleep(0.3)
     stop.set()
     for w in workers:
         w.join()
     watcher.stop()
-    assert errors == [] and len(swapped_at) == 1
+    assert errors == [] and len([m for m in said if m.startswith("Now answering")]) == 1, said
     versions = []
     for started, texts in seen:
         assert len(texts) == 2
@@ -76,16 +77,16 @@ def test_a_rebuild_while_answering_switches_atomically_with_no_failed_request(tm
         versions.append((started, kinds.pop()))
     assert {v for _, v in versions} == {"old", "new"}
     # Every request that started after the swap was answered from the new index.
-    assert all(v == "new" for started, v in versions if started > swapped_at[0])
+    assert all(v == "new" for started, v in versions if started > swapped_at)
 
 
-def test_a_broken_new_build_keeps_the_old_index(tmp_path):
+def test_a_broken_new_build_keeps_the_old_index(tmp_path, logged):
     sources = write_corpus(tmp_path / "src", {"a.md": "# A\n\nNeedles and pain.\n"})
     out = tmp_path / "idx"
     build_index(sources, out, embedder=FakeEmbedder(), **quiet)
     answerer = Answerer(SearchIndex.load(out), FakeEmbedder(), Settings(), abstention=NEVER, reranker=FakeReranker({}))
-    messages = []
-    watcher = IndexWatcher(answerer, out, log=messages.append)
+    messages = logged("qa.watch")
+    watcher = IndexWatcher(answerer, out)
     old = answerer.index.path
     new = build_index(sources, out, embedder=FakeEmbedder(), **quiet).path
     (new / "dense.faiss").write_bytes(b"broken")
@@ -109,7 +110,7 @@ class Slow(FakeEmbedder):
         return np.vstack(out) if out else super().embed([])
 
 print("building", flush=True)
-build_index({sources!r}, {out!r}, embedder=Slow(), log=lambda m: None, progress=False)
+build_index({sources!r}, {out!r}, embedder=Slow(), progress=False)
 """
 
 

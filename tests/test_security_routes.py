@@ -93,7 +93,7 @@ def served_routes(tmp_path_factory):
 
     directory = tmp_path_factory.mktemp("routes")
     settings = load_settings(REPO / "clinic.toml", environ={"QA_INDEX_DIR": str(directory / "index")})
-    events = EventStore(directory / "events.sqlite3", log=lambda _m: None)
+    events = EventStore(directory / "events.sqlite3")
     try:
         application = app_module.create_app(settings, LazyAnswerer(settings), events=events)
         return {(method, route.path): route for route in app_routes(application) for method in route.methods}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import sys
 import time
 from dataclasses import replace
@@ -33,6 +34,8 @@ from ..errors import QAError
 from .report import write_trec
 from ..rerank import CrossEncoder, Reranker
 from ..retrieve import HybridRetriever, RetrievalParams, rank_sources
+
+log = logging.getLogger(__name__)
 
 TOP_DOCUMENTS = 100
 CANDIDATE_PASSAGES = 400
@@ -75,7 +78,7 @@ def _documents(scores: np.ndarray, rows: np.ndarray, index: SearchIndex) -> list
 
 def evaluate_beir(dataset: str | Path, out: str | Path, *, index_dir: str | Path | None = None,
                   embedder: Embedder | None = None, params: RetrievalParams | None = None,
-                  reranker: Reranker | None = None, progress: bool = True, log=print) -> dict:
+                  reranker: Reranker | None = None, progress: bool = True) -> dict:
     import ir_measures
     from ir_measures import R, nDCG
 
@@ -85,11 +88,11 @@ def evaluate_beir(dataset: str | Path, out: str | Path, *, index_dir: str | Path
     index_dir = Path(index_dir) if index_dir else BEIR_DIR / dataset.resolve().name
     embedder = embedder or make_embedder()  # ONNX Runtime: the build's and the queries' vectors, as served
     started = time.monotonic()
-    report_build = build_index(dataset / "corpus.jsonl", index_dir, embedder=embedder, settings=BEIR_SETTINGS, log=log, progress=progress)
+    report_build = build_index(dataset / "corpus.jsonl", index_dir, embedder=embedder, settings=BEIR_SETTINGS, progress=progress)
     build_seconds = time.monotonic() - started
     index = SearchIndex.load(index_dir, model=embedder.name)
     ids = list(queries)
-    log(f"Ranking {len(ids)} test queries against {len(index.passages)} passages of {report_build.sources} documents...")
+    log.info(f"Ranking {len(ids)} test queries against {len(index.passages)} passages of {report_build.sources} documents...")
     vectors = embedder.embed([queries[q] for q in ids], progress=progress)
     params = params or RetrievalParams(candidates=CANDIDATE_PASSAGES)
     retriever = HybridRetriever(index, replace(params, rerank_candidates=0))

@@ -70,13 +70,12 @@ def run_system(system: System, questions: list[Question], *, progress: bool = Tr
 
 
 def evaluate(questions_path: str | Path, out: str | Path, settings: Settings, *, compare: bool = False,
-             fail_under: str | None = None, progress: bool = True, answerer: Answerer | None = None,
-             log=print) -> dict:
+             fail_under: str | None = None, progress: bool = True, answerer: Answerer | None = None) -> dict:
     thresholds = parse_thresholds(fail_under)  # bad thresholds fail before anything runs
     questions = load_questions(questions_path)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    answerer = answerer or Answerer.load(settings, log=log, progress=progress)
+    answerer = answerer or Answerer.load(settings, progress=progress)
     sources = SourceTexts(settings.sources_dir)
     systems: list[System] = [FullSystem(answerer)]
     if compare:

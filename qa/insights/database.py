@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import sys
 import time
 from dataclasses import astuple, fields
 from datetime import date, timedelta
@@ -71,10 +70,6 @@ class InsightsError(QAError):
 
 class LegacyLogError(InsightsError):
     """The old feedback.jsonl is there but cannot be read: its ratings wait; the store itself is fine."""
-
-
-def print_to_stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
-
-from .database import LegacyLogError, print_to_stderr, insert, transaction
+from .database import LegacyLogError, insert, transaction
 from .events import RatingEvent, clip_text, utc_now
 
+log = logging.getLogger(__name__)
 
-def import_feedback_log(conn: sqlite3.Connection, path: Path, *, store_question_text: bool,
-                        log: Callable[[str], None] = print_to_stderr) -> int:
+
+def import_feedback_log(conn: sqlite3.Connection, path: Path, *, store_question_text: bool) -> int:
     """Read the thumbs up/down of an old feedback.jsonl into the store, once, then rename the file
     *.migrated. Lines read before (the same bytes at the start of the file) are never read again, even when
     the rename failed and the file kept growing, and whatever the path it is found at now (another spelling of
@@ -59,7 +59,7 @@ def import_feedback_log(conn: sqlite3.Connection, path: Path, *, store_question_
     except OSError as exc:
         where = f"could not rename it ({exc}); it will not be read twice"
     if start < len(data):
-        log(f"Imported {len(events)} thumbs up/down from {path} into the insights store"
+        log.info(f"Imported {len(events)} thumbs up/down from {path} into the insights store"
             + (f" ({skipped} lines that were not ratings skipped)" if skipped else "") + f"; {where}.")
     return len(events)
 

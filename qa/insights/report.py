@@ -25,7 +25,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
 
 from plumbing import files
 from qa import markup
@@ -196,7 +195,7 @@ class Report:
 
 
 def make_report(settings: Settings, *, days: int = 30, events_path: Path | None = None, out: Path | None = None,
-                today: date | None = None, embedder=None, log: Callable[[str], None] = print) -> Report:
+                today: date | None = None, embedder=None) -> Report:
     """Read the store (importing an old feedback.jsonl first, if one is there and the store is this server's
     own, settings.events_file), summarize the last `days`
     days and write insights.md with its charts. `embedder` groups opted-in text (default: the serving one,
@@ -218,7 +217,7 @@ def make_report(settings: Settings, *, days: int = 30, events_path: Path | None 
     try:
         if legacy is not None:
             try:
-                import_feedback_log(conn, legacy, store_question_text=settings.store_question_text, log=log)
+                import_feedback_log(conn, legacy, store_question_text=settings.store_question_text)
             except (sqlite3.DatabaseError, OSError, LegacyLogError) as exc:
                 notes.append(f"The old feedback log {legacy} could not be imported ({exc}); its ratings are left out.")
         try:

@@ -23,6 +23,7 @@ what an event holds (events.py) and what the report makes of the events (report.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import queue
 import sqlite3
@@ -33,9 +34,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from .database import BUSY_TIMEOUT, InsightsError, LegacyLogError, print_to_stderr, connect, insert, purge, transaction
+from .database import BUSY_TIMEOUT, InsightsError, LegacyLogError, connect, insert, purge, transaction
 from .events import AnswerEvent, RatingEvent, utc_now
 from .legacy_log import import_feedback_log
+
+log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 15.0
 MAX_PENDING = 10_000  # events kept in memory while writing fails (about 2 MB)
@@ -70,7 +73,7 @@ class EventStore:
     on start and daily, with retention."""
 
     def __init__(self, path: str | Path, *, keep_days: int = 90, legacy_feedback: Path | None = None,
-                 store_question_text: bool = False, log: Callable[[str], None] = print_to_stderr,
+                 store_question_text: bool = False,
                  clock: Callable[[], datetime] = utc_now, retry_seconds: float = RETRY_SECONDS,
                  max_pending: int = MAX_PENDING, busy_timeout: float = BUSY_TIMEOUT,
                  maintenance_seconds: float = MAINTENANCE_SECONDS):
@@ -82,7 +85,7 @@ class EventStore:
         self.max_pending = max_pending
         self.busy_timeout = busy_timeout
         self.maintenance_seconds = maintenance_seconds
-        self._log, self._clock = log, clock
+        self._clock = clock
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pending: list[AnswerEvent | RatingEvent] = []
         self._conn: sqlite3.Connection | None = None
@@ -134,7 +137,7 @@ class EventStore:
         try:
             self._serve()
         except BaseException as exc:  # logged, then re-raised: the thread dies with its traceback on stderr
-            self._log(f"Insights: the events writer for {self.path} stopped on an unexpected error "
+            log.error(f"Insights: the events writer for {self.path} stopped on an unexpected error "
                       f"({type(exc).__name__}: {exc}); answers go on, but no more events are recorded until the "
                       "server restarts. This is a bug: please report it with the traceback that follows.")
             raise
@@ -166,7 +169,7 @@ class EventStore:
                 marker.done.set()
             if stop:
                 if self._pending:
-                    self._log(f"Insights: {len(self._pending)} events could not be written to {self.path} before "
+                    log.error(f"Insights: {len(self._pending)} events could not be written to {self.path} before "
                               "the server stopped; they are lost.")
                 if self._conn is not None:
                     self._conn.close()
@@ -205,11 +208,11 @@ class EventStore:
         conn = self._connection()
         if self.legacy_feedback is not None:  # first, so that retention applies to what it brings in too
             try:
-                import_feedback_log(conn, self.legacy_feedback, store_question_text=self.store_question_text, log=self._log)
+                import_feedback_log(conn, self.legacy_feedback, store_question_text=self.store_question_text)
                 self._legacy_problem = None
             except LegacyLogError as exc:  # not the store's failure: the events are written all the same
                 if self._legacy_problem != str(exc):
-                    self._log(str(exc))
+                    log.warning(str(exc))
                 self._legacy_problem = str(exc)
         purge(conn, keep_days=self.keep_days, today=self._clock().astimezone(timezone.utc).date(),
               store_question_text=self.store_question_text)
@@ -236,7 +239,7 @@ class EventStore:
                 return False
         if self._failing is not None:
             lost = f"; {self._lost} events were lost meanwhile (more than {self.max_pending} waited)" if self._lost else ""
-            self._log(f"Insights events are being written to {self.path} again{lost}.")
+            log.info(f"Insights events are being written to {self.path} again{lost}.")
             self._failing, self._lost = None, 0
         self._retry_at = 0.0
         return True
@@ -250,7 +253,7 @@ class EventStore:
         self._drop_connection()
         self._retry_at = time.monotonic() + self.retry_seconds
         if self._failing is None:  # once per failure, not once per event
-            self._log(message)
+            log.warning(message)
         self._failing = message
 
     def _drop_connection(self) -> None:
@@ -269,4 +272,4 @@ class EventStore:
             part = Path(f"{self.path}{suffix}")
             if part.exists():
                 os.replace(part, Path(f"{aside}{suffix}"))
-        self._log(f"{self.path} was not a readable database ({exc}): moved it to {aside.name} and started a new one.")
+        log.warning(f"{self.path} was not a readable database ({exc}): moved it to {aside.name} and started a new one.")
