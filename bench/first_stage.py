@@ -184,23 +184,24 @@ def make_query(answerer, first_stage, bge: BgeEmbedder, question) -> Query:
     from qa.eval.metrics import is_hit
 
     index = answerer.index
-    prepared = answerer.prepare(question.question, list(question.history))
-    minilm = answerer.retriever.query_vector(answerer.question_vectors(prepared)[1], prepared.context_weight)
-    texts = answerer.embedding_texts(prepared)
+    query = answerer.prepare(question.question, list(question.history)).query
+    minilm = answerer.retriever.query_vector(answerer.question_vectors(query)[1], query.context_weight)
+    texts = query.embedding_texts()
     bge_rows = bge.embed_queries(texts)
     count = len(index.passages)
-    bm25 = lexical.scores(index.bm25, lexical.tokens(prepared.retrieval_text), count)
-    if prepared.context_text:
-        bm25 = bm25 + prepared.context_weight * lexical.scores(index.bm25, lexical.tokens(prepared.context_text), count)
-    search = first_stage.search(minilm, prepared.retrieval_text, context=prepared.context_text,
-                                context_weight=prepared.context_weight, expansions=tuple(prepared.expansions), k=1)
+    context = query.context.searched if query.context else ""
+    bm25 = lexical.scores(index.bm25, lexical.tokens(query.question.searched), count)
+    if context:
+        bm25 = bm25 + query.context_weight * lexical.scores(index.bm25, lexical.tokens(context), count)
+    search = first_stage.search(minilm, query.question.searched, context=context,
+                                context_weight=query.context_weight, expansions=query.question.terms, k=1)
     return Query(
         id=question.id,
         answers=frozenset(row for row, p in enumerate(index.passages) if is_hit(p.text, question.expected)),
         vectors={
             "minilm": minilm,
-            "bge": answerer.retriever.query_vector(bge_rows, prepared.context_weight),
-            "bge+glossary": answerer.retriever.query_vector(with_glossary(bge_rows, prepared, bge), prepared.context_weight),
+            "bge": answerer.retriever.query_vector(bge_rows, query.context_weight),
+            "bge+glossary": answerer.retriever.query_vector(with_glossary(bge_rows, query, bge), query.context_weight),
         },
         bm25=bm25,
         texts=texts,
@@ -208,15 +209,15 @@ def make_query(answerer, first_stage, bge: BgeEmbedder, question) -> Query:
     )
 
 
-def with_glossary(rows: np.ndarray, prepared, bge: BgeEmbedder) -> np.ndarray:
+def with_glossary(rows: np.ndarray, query, bge: BgeEmbedder) -> np.ndarray:
     """bge's question (row 0) and context (row 1) vectors with their glossary terms added as in
     `Answerer.question_vectors`."""
     from qa.answerer import GLOSSARY_VECTOR_WEIGHT
 
     rows = rows.copy()
-    for row, terms in enumerate((prepared.expansions, prepared.context_expansions)[: len(rows)]):
-        if terms:
-            rows[row] += GLOSSARY_VECTOR_WEIGHT * np.mean([bge.term_vector(t) for t in terms], axis=0)
+    for row, phrasing in enumerate(query.phrasings):
+        if phrasing.terms:
+            rows[row] += GLOSSARY_VECTOR_WEIGHT * np.mean([bge.term_vector(t) for t in phrasing.terms], axis=0)
     return rows
 
 

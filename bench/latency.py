@@ -173,6 +173,19 @@ def _profile(answerer, questions) -> None:
         print(f"not found (pipeline changed?): {', '.join(missing)}")
 
 
+class RecordingReranker:
+    """The served re-ranker, recording what it is asked to read (question, passage texts) for the floor path."""
+
+    def __init__(self, reranker):
+        self.reranker = reranker
+        self.name, self.fingerprint = reranker.name, reranker.fingerprint  # what the abstention model checks
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def score(self, query: str, texts):
+        self.calls.append((query, list(texts)))
+        return self.reranker.score(query, self.calls[-1][1])
+
+
 def _tree_order(path: tuple, per_question: dict) -> tuple:
     """Depth-first, and siblings by descending time, using each ancestor's total time."""
     key = []
@@ -232,17 +245,17 @@ def main(argv: list[str] | None = None) -> int:
 
     # What the full path embeds and re-ranks for each question, recorded once, so that the floor does the
     # same model work for the same question and nothing else.
+    recording = RecordingReranker(reranker)
+    recorder = Answerer(answerer.index, embedder, settings, params=answerer.params, abstention=answerer.abstention,
+                        glossary=answerer.glossary, reranker=recording, cache_size=0)
     prepared, reranked = {}, {}
-    score = reranker.score
     for q in questions:
-        calls = []
-        reranker.score = lambda query, texts, calls=calls: calls.append((query, list(texts))) or score(query, texts)
-        result = answerer.answer(q.question, list(q.history))
+        recording.calls = []
+        result = recorder.answer(q.question, list(q.history))
         if result.retrieval is not None:
             p = result.prepared
-            prepared[q.id] = (answerer.embedding_texts(p), p.context_weight)
-            reranked[q.id] = calls
-    del reranker.score  # the class's method again
+            prepared[q.id] = (p.query.embedding_texts(), p.query.context_weight)
+            reranked[q.id] = recording.calls
 
     def floor(q):
         if q.id in prepared:

@@ -98,11 +98,11 @@ class ScoreCache:
 SERVED_QUERY = "unknown"
 QUERIES = {
     # as served: the glossary's terms for lay words the articles never use ("warfarin": "blood thinners")
-    "unknown": lambda p: p.rerank_text,
+    "unknown": lambda p: p.query.rerank_text,
     # as corrected, no glossary terms
-    "plain": lambda p: f"{p.context} {p.embedding_text}" if p.context else p.embedding_text,
+    "plain": lambda p: " ".join(phrasing.embedded for phrasing in reversed(p.query.phrasings)),
     # every glossary term, as BM25 reads them
-    "glossary": lambda p: f"{p.context_text} {p.retrieval_text}" if p.context else p.retrieval_text,
+    "glossary": lambda p: " ".join(phrasing.searched for phrasing in reversed(p.query.phrasings)),
 }
 
 

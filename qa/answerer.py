@@ -8,6 +8,11 @@ are only read; what is written while serving is the answer cache (behind a lock)
 glossary-term vectors (filled before serving by `warm_up`). `use_index` swaps in a rebuilt index, with
 a new, empty answer cache, in one assignment, so a request sees either the old index or the new one,
 never a mix.
+
+The steps are public, and `answer()` composes them, so a benchmark runs the same code: `prepare` (a
+`PreparedQuestion`, whose `query` holds each text as embedded, searched and re-ranked, qa/query.py),
+`question_vectors` (one row per phrasing of the query), `retrieve` (a `Retrieval`: hits, evidence, the
+candidates in their re-ranked order and the re-ranker's logits) and `should_abstain`.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from index import Embedder, SearchIndex, open_index
 from index.onnx_embedder import OnnxEmbedder
 from plumbing.environment import onnx_cache_dir
 
-from . import abstain, language, medicines, safety, suggestions, wording
+from . import abstain, language, safety, suggestions, wording
 from .abstain import AbstentionModel, features
 from .compose import Reply, answer_object
 from .config import Settings, load_settings
@@ -33,7 +38,7 @@ from .glossary import Glossary, default_glossary
 from .history import user_turns
 from .language import NAMES
 from .outcome import Outcome
-from .query import PreparedQuestion, QueryBuilder
+from .query import PreparedQuestion, Query, QueryBuilder
 from .rerank import CrossEncoder, Reranker
 from .retrieve import HybridRetriever, Retrieval, RetrievalParams
 from .smalltalk import MessageKind
@@ -257,23 +262,11 @@ class Answerer:
             reply.abstained = True
             reply.message = wording.after_safety(self.settings)
         else:
-            medicine = medicines.is_medicine_change(prepared.text) or medicines.is_medicine_change(prepared.asking)
-            if medicine:
+            if prepared.changes_medicine:
                 reply.notes.insert(0, wording.MEDICINE_CAUTION)
-            raw, vectors = self.question_vectors(prepared)
-            vector = engine.retriever.query_vector(vectors, prepared.context_weight)
-            bank_vector = engine.retriever.query_vector(raw, prepared.context_weight) if self.params.bank_query == "question" else vector
-            text, rerank_query = prepared.retrieval_text, self.rerank_query(prepared)
-            if medicine:  # searched with what the articles say about acupuncture beside medical treatment too
-                text, rerank_query = f"{text} {medicines.ALONGSIDE}", f"{rerank_query} {medicines.ALONGSIDE}"
-            retrieval = engine.retriever.search(
-                vector, text, context=prepared.context_text,
-                context_weight=prepared.context_weight, expansions=tuple(prepared.expansions), k=self.settings.max_passages,
-                rerank_query=rerank_query, bank_vector=bank_vector,
-            )
+            retrieval = self._retrieve(engine, prepared.query)
             values = features(prepared, retrieval.evidence)
-            # A question about changing a prescribed medicine is answered, never refused (qa/medicines.py).
-            if not retrieval.hits or (not medicine and self.abstention.should_abstain(values)):
+            if self.should_abstain(prepared, retrieval, values):
                 reply.abstained = True
                 reply.message = wording.abstention(self.settings, engine.coverage)
                 reply.suggestions = suggestions.instead_of_abstaining(retrieval.bank_matches)
@@ -293,25 +286,37 @@ class Answerer:
         return Result(answer, prepared, retrieval, values, (time.perf_counter() - started) * 1000, outcome, detail,
                       _rerank_top(retrieval, values))
 
-    @staticmethod
-    def embedding_texts(prepared: PreparedQuestion) -> list[str]:
-        """What is embedded for a question: the question, then a follow-up's context."""
-        return [prepared.embedding_text] + ([prepared.context_embedding_text] if prepared.context_embedding_text else [])
+    def retrieve(self, query: Query) -> Retrieval:
+        """The passages for `query` (`prepare(...).query`): embedded (`question_vectors`), searched with BM25 and
+        FAISS, the bank's nearest questions added, re-ranked."""
+        return self._retrieve(self._engine, query)
 
-    @staticmethod
-    def rerank_query(prepared: PreparedQuestion) -> str:
-        """What the re-ranker reads as the question (QueryBuilder's `rerank_text`): the glossary's terms only
-        for lay words the articles never use. All of them ranked worse (the glossary maps everyday words
-        broadly, for recall), none left "I'm on warfarin" with nothing to match (bench/rerank_tradeoff.py)."""
-        return prepared.rerank_text
+    def _retrieve(self, engine: _Engine, query: Query) -> Retrieval:
+        raw, vectors = self.question_vectors(query)
+        vector = engine.retriever.query_vector(vectors, query.context_weight)
+        bank_vector = engine.retriever.query_vector(raw, query.context_weight) if self.params.bank_query == "question" else vector
+        return engine.retriever.search(
+            vector, query.question.searched, context=query.context.searched if query.context else "",
+            context_weight=query.context_weight, expansions=query.question.terms, k=self.settings.max_passages,
+            rerank_query=query.rerank_text, bank_vector=bank_vector,
+        )
 
-    def question_vectors(self, prepared: PreparedQuestion) -> tuple[np.ndarray, np.ndarray]:
-        """Row 0 for the question, row 1 for a follow-up's context: as embedded, and with their glossary terms added."""
-        raw = np.array(self.embedder.embed(self.embedding_texts(prepared)), dtype=np.float32)
+    def should_abstain(self, prepared: PreparedQuestion, retrieval: Retrieval, values: dict) -> bool:
+        """Refuse as not covered? When nothing was found, or the abstention model says so on `values`
+        (`features(prepared, retrieval.evidence)`); a question about changing a prescribed medicine is answered,
+        never refused (qa/medicines.py)."""
+        return not retrieval.hits or (not prepared.changes_medicine and self.abstention.should_abstain(values))
+
+    def question_vectors(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
+        """One row per phrasing (the question, then its context): as embedded, and with their glossary terms added.
+        The re-ranker reads `query.rerank_text`: the glossary's terms only for lay words the articles never use.
+        All of them ranked worse (the glossary maps everyday words broadly, for recall), none left "I'm on warfarin"
+        with nothing to match (bench/rerank_tradeoff.py)."""
+        raw = np.array(self.embedder.embed(query.embedding_texts()), dtype=np.float32)
         vectors = raw.copy()
-        for row, terms in enumerate((prepared.expansions, prepared.context_expansions)[: len(vectors)]):
-            if terms:
-                vectors[row] += GLOSSARY_VECTOR_WEIGHT * np.mean([self._term_vector(t) for t in terms], axis=0)
+        for row, phrasing in enumerate(query.phrasings):
+            if phrasing.terms:
+                vectors[row] += GLOSSARY_VECTOR_WEIGHT * np.mean([self._term_vector(t) for t in phrasing.terms], axis=0)
         return raw, vectors
 
     def _term_vector(self, term: str) -> np.ndarray:

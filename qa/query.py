@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
 from index import lexical
 
-from . import asking, gloss, language, smalltalk
+from . import asking, gloss, language, medicines, smalltalk
 from .smalltalk import MessageKind
 from .glossary import Glossary, whole_words_pattern
 from .history import user_turns
@@ -57,6 +57,34 @@ COMMON_SHARE = 0.10
 COMMON_MIN_PASSAGES = 2
 
 
+@dataclass(frozen=True)
+class Phrasing:
+    """One text of a query as the first stage reads it: embedded as it is, searched lexically with its glossary
+    terms (the articles' words for its lay words), whose vectors are also added to its embedding."""
+    embedded: str                  # corrected
+    searched: str                  # corrected, with its glossary terms
+    terms: tuple[str, ...] = ()    # its glossary terms
+
+
+@dataclass(frozen=True)
+class Query:
+    """What retrieval is given for one question: the asking sentences' phrasing and, when the question leans on
+    something (a follow-up's earlier message, a long message's backstory), that context's phrasing and weight;
+    and what the re-ranker reads as the question. `phrasings` are embedded in this order, one row each."""
+    question: Phrasing
+    rerank_text: str               # the context, then the question, each with the glossary's terms for lay words
+                                   # the articles never use
+    context: Phrasing | None = None
+    context_weight: float = 0.0    # the context's weight against the question (vaguer question, more weight)
+
+    @property
+    def phrasings(self) -> tuple[Phrasing, ...]:
+        return (self.question,) if self.context is None else (self.question, self.context)
+
+    def embedding_texts(self) -> list[str]:
+        return [phrasing.embedded for phrasing in self.phrasings]
+
+
 @dataclass
 class PreparedQuestion:
     text: str                      # the question as answered (after trimming)
@@ -64,18 +92,11 @@ class PreparedQuestion:
     kind: MessageKind = MessageKind.QUESTION
     language: str = "en"
     corrections: dict[str, str] = field(default_factory=dict)
-    expansions: list[str] = field(default_factory=list)
     context: str | None = None     # what a vague question leans on: the earlier message of a follow-up, or the
                                    # backstory before the asking sentences of a long message (qa/asking.py)
     asking: str = ""               # the sentences that ask (the whole message unless it is long)
-    retrieval_text: str = ""       # the question as searched lexically: corrected, with glossary terms
-    context_text: str = ""         # the follow-up context as searched lexically
-    embedding_text: str = ""       # the question as embedded: corrected; its glossary terms are added as vectors
-    rerank_text: str = ""          # what the re-ranker reads: a follow-up's context, then the corrected question,
-                                   # each with the glossary's terms for lay words the articles never use
-    context_embedding_text: str = ""
-    context_expansions: list[str] = field(default_factory=list)
-    context_weight: float = 0.0    # its weight against the question (vaguer question, more weight)
+    changes_medicine: bool = False  # asks about stopping, changing or combining a prescribed medicine (qa/medicines.py)
+    query: Query | None = None     # what retrieval searches for (a question only, not small talk)
     key_terms: list[str] = field(default_factory=list)
     unknown_terms: list[str] = field(default_factory=list)
     specific_terms: list[str] = field(default_factory=list)  # key terms not found all over the corpus
@@ -186,17 +207,24 @@ class QueryBuilder:
             prepared.context = self._context(history)
         elif backstory and self._leans_on(question, own_terms):
             prepared.context = backstory
-        prepared.expansions = self.glossary.expansions(question)
-        prepared.retrieval_text = _with_terms(question, prepared.expansions)
-        prepared.embedding_text = question
-        prepared.rerank_text = self._with_unknown_terms(question)
+        phrasing, rerank_text = self._phrasing(question), self._with_unknown_terms(question)
+        prepared.changes_medicine = medicines.is_medicine_change(prepared.text) or medicines.is_medicine_change(question)
+        if prepared.changes_medicine:  # searched with what the articles say about acupuncture beside medical treatment too
+            phrasing = replace(phrasing, searched=f"{phrasing.searched} {medicines.ALONGSIDE}")
         if prepared.context:
-            prepared.rerank_text = f"{self._with_unknown_terms(prepared.context)} {prepared.rerank_text}"
-            prepared.context_weight = CONTEXT_WEIGHT_BY_SPECIFIC_TERMS.get(len(own_terms), 0.35)
-            prepared.context_expansions = self.glossary.expansions(prepared.context)
-            prepared.context_text = _with_terms(prepared.context, prepared.context_expansions)
-            prepared.context_embedding_text = prepared.context
+            rerank_text = f"{self._with_unknown_terms(prepared.context)} {rerank_text}"
+        if prepared.changes_medicine:
+            rerank_text = f"{rerank_text} {medicines.ALONGSIDE}"
+        if not prepared.context:
+            prepared.query = Query(phrasing, rerank_text)
+        else:
+            prepared.query = Query(phrasing, rerank_text, context=self._phrasing(prepared.context),
+                                   context_weight=CONTEXT_WEIGHT_BY_SPECIFIC_TERMS.get(len(own_terms), 0.35))
         return prepared
+
+    def _phrasing(self, text: str) -> Phrasing:
+        terms = tuple(self.glossary.expansions(text))
+        return Phrasing(embedded=text, searched=_with_terms(text, list(terms)), terms=terms)
 
     def _with_unknown_terms(self, text: str) -> str:
         """`text` with the glossary's terms for lay words the articles never use ("warfarin": "blood thinners"):

@@ -9,6 +9,7 @@ import pytest
 
 from qa.abstain import FEATURES, AbstentionModel
 from qa.answerer import Answerer
+from qa import wording
 from qa.config import Settings
 from tests.conftest import FakeEmbedder, FakeReranker, fake_index
 
@@ -153,12 +154,12 @@ def test_glossary_terms_reach_the_dense_side_as_vectors_embedded_once(index):
     qa = Answerer(index, embedder, Settings(), abstention=NEVER, glossary=Glossary({"blood thinners": ["warfarin"]}),
                   reranker=FakeReranker({}))
     result = qa.answer("Is warfarin a problem?")
-    assert result.prepared.expansions == ["blood thinners"]
-    assert result.prepared.retrieval_text.endswith("(blood thinners)")  # lexical side: the words
-    assert qa.embedding_texts(result.prepared) == ["Is warfarin a problem?"]  # dense side: the question alone ...
+    assert result.prepared.query.question.terms == ("blood thinners",)
+    assert result.prepared.query.question.searched.endswith("(blood thinners)")  # lexical side: the words
+    assert result.prepared.query.embedding_texts() == ["Is warfarin a problem?"]  # dense side: the question alone ...
     question, term = embedder.embed(["Is warfarin a problem?", "blood thinners"])
     expected = question + GLOSSARY_VECTOR_WEIGHT * term  # ... plus the term's vector
-    vector = qa.question_vectors(result.prepared)[1][0]
+    vector = qa.question_vectors(result.prepared.query)[1][0]
     assert float(vector @ expected) / (float(np.linalg.norm(vector)) * float(np.linalg.norm(expected))) > 0.9999
     assert result.answer["passages"][0]["text"] == "People taking blood thinners should ask their doctor first."
     qa.answer("And warfarin with needles?")
@@ -170,8 +171,8 @@ def test_a_follow_up_embeds_its_context_as_a_second_text(index):
     qa = Answerer(index, embedder, Settings(), abstention=NEVER, reranker=FakeReranker({}))
     history = [{"role": "user", "content": "I take blood thinners."}, {"role": "assistant", "content": "..."}]
     result = qa.answer("Can I still get it?", history)
-    assert result.prepared.context_weight > 0
-    assert qa.embedding_texts(result.prepared) == ["Can I still get it?", "I take blood thinners."]
+    assert result.prepared.query.context_weight > 0
+    assert result.prepared.query.embedding_texts() == ["Can I still get it?", "I take blood thinners."]
     assert result.answer["passages"][0]["text"] == "People taking blood thinners should ask their doctor first."
 
 
@@ -210,3 +211,31 @@ def test_the_models_are_passed_in_never_defaulted():
     assert all(parameters[name].default is inspect.Parameter.empty for name in ("abstention", "reranker"))
     with pytest.raises(TypeError, match="reranker"):
         Answerer(None, FakeEmbedder(), Settings(), abstention=NEVER)
+
+
+def test_the_public_steps_compose_into_the_answer(index):
+    """prepare, retrieve and should_abstain are the steps `answer()` runs, as benchmarks call them."""
+    from qa.answerer import features
+    from qa.outcome import Outcome
+
+    bot = answerer(index)
+    for question in ("Is warfarin a problem?", "Will the needles hurt?"):
+        prepared = bot.prepare(question)
+        retrieval = bot.retrieve(prepared.query)
+        result = bot.answer(question)
+        assert [h.row for h in retrieval.hits] == [h.row for h in result.retrieval.hits]
+        assert retrieval.candidate_rows == result.retrieval.candidate_rows
+        refused = bot.should_abstain(prepared, retrieval, features(prepared, retrieval.evidence))
+        assert refused == (result.outcome is Outcome.ABSTAINED)
+
+
+def test_a_medicine_question_is_searched_with_what_the_articles_say_beside_treatment_and_never_refused(index):
+    from qa.medicines import ALONGSIDE
+
+    bot = answerer(index, abstention=ALWAYS)
+    prepared = bot.prepare("if acupuncture works can I stop my gabapentin?")
+    assert prepared.changes_medicine and not bot.prepare("what does gabapentin do?").changes_medicine
+    assert prepared.query.question.searched.endswith(ALONGSIDE) and prepared.query.rerank_text.endswith(ALONGSIDE)
+    assert ALONGSIDE not in " ".join(prepared.query.embedding_texts())  # the dense side embeds the question as asked
+    result = bot.answer("if acupuncture works can I stop my gabapentin?")
+    assert result.answer["passages"] and result.answer["notes"][0] == wording.MEDICINE_CAUTION

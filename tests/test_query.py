@@ -36,27 +36,27 @@ def builder():
 def test_typos_are_corrected_to_corpus_words_but_real_words_are_left(builder):
     prepared = builder.prepare("Do acupunture sesions cost much?")
     assert prepared.corrections == {"acupunture": "acupuncture", "sesions": "sessions"}
-    assert prepared.retrieval_text.startswith("Do acupuncture sessions cost much?")
+    assert prepared.query.question.searched.startswith("Do acupuncture sessions cost much?")
     assert prepared.unknown_terms == ["cost"]
 
 
 def test_glossary_adds_the_articles_words(builder):
     prepared = builder.prepare("Is it OK with Warfarin after chemo? Will it hurt?")
-    assert prepared.expansions == ["blood thinners", "chemotherapy", "pain"]
-    assert prepared.retrieval_text.endswith("(blood thinners, chemotherapy, pain)")
+    assert prepared.query.question.terms == ("blood thinners", "chemotherapy", "pain")
+    assert prepared.query.question.searched.endswith("(blood thinners, chemotherapy, pain)")
     assert prepared.unknown_terms == []  # lay words the glossary knows are known
 
 
 def test_chat_spellings_are_expanded(builder):
     prepared = builder.prepare("wat if im on warfarin")
-    assert prepared.retrieval_text.startswith("what if I'm on warfarin")
+    assert prepared.query.question.searched.startswith("what if I'm on warfarin")
 
 
 def test_vague_follow_up_leans_on_the_previous_user_message(builder):
     history = [{"role": "user", "content": "I take blood thinners."}, {"role": "assistant", "content": "Noted."}]
     prepared = builder.prepare("Can I still get it?", history)
     assert prepared.context == "I take blood thinners."
-    assert prepared.context_weight == 1.0  # the question alone has no key term
+    assert prepared.query.context_weight == 1.0  # the question alone has no key term
     specific = builder.prepare("Does chemotherapy damage nerves and cause numbness?", history)
     assert specific.context is None  # a question that stands alone ignores the history
 
@@ -138,7 +138,7 @@ def test_curly_apostrophes_and_phone_hyphens_read_as_straight_ones(builder):
     assert builder.prepare("What’s the price of a session?").unsupported_requests == ["pricing"]
     assert builder.prepare("Who’s the acupuncturist there?").unsupported_requests == ["clinic, staff and liability"]
     assert "insurance" in builder.prepare("Do you take Medi\u2011Cal?").unsupported_requests
-    assert builder.prepare("I’m on warfarin, is it OK?").expansions == ["blood thinners"]
+    assert builder.prepare("I’m on warfarin, is it OK?").query.question.terms == ("blood thinners",)
 
 
 def test_a_clinic_article_about_prices_switches_the_pricing_signal_off():
@@ -168,8 +168,8 @@ def test_the_re_ranker_reads_glossary_terms_only_for_words_the_articles_never_us
     glossary = Glossary({"blood thinners": ["warfarin"], "pain": ["feel", "hurt"]})
     builder = builder_for(CORPUS, glossary)
     # "warfarin" is nowhere in the articles: the re-ranker gets their words for it. "feel" is: nothing is added.
-    assert builder.prepare("I'm on warfarin, will I feel it?").rerank_text == "I'm on warfarin, will I feel it? (blood thinners)"
-    assert builder.prepare("Will I feel it?").rerank_text == "Will I feel it?"
-    assert builder.prepare("Will I feel it?").retrieval_text == "Will I feel it? (pain)"  # BM25 still gets every term
+    assert builder.prepare("I'm on warfarin, will I feel it?").query.rerank_text == "I'm on warfarin, will I feel it? (blood thinners)"
+    assert builder.prepare("Will I feel it?").query.rerank_text == "Will I feel it?"
+    assert builder.prepare("Will I feel it?").query.question.searched == "Will I feel it? (pain)"  # BM25 still gets every term
     follow_up = builder.prepare("Is it OK?", [{"role": "user", "content": "I take warfarin."}])
-    assert follow_up.rerank_text == "I take warfarin. (blood thinners) Is it OK?"
+    assert follow_up.query.rerank_text == "I take warfarin. (blood thinners) Is it OK?"
