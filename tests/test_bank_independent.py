@@ -46,19 +46,28 @@ def folded(text: str) -> str:
     return re.sub(r"[^a-z0-9 ]", "", text.lower()).strip()
 
 
-def spelling_closeness(a: str, b: str, *, at_least: float = 0.0, matcher: difflib.SequenceMatcher | None = None) -> float:
-    """The larger of the two texts' character similarity and the overlap of their words. Exact from `at_least`
-    up; below it, some lower value: the character similarity is skipped when its quick upper bounds already
-    fall short. `matcher`: one already holding `b` (it indexes `b` once for every `a` it is compared with)."""
+def spelling_closeness(a: str, b: str) -> float:
+    """The larger of the two texts' character similarity (difflib's ratio) and the overlap of their words."""
     wa, wb = set(a.split()), set(b.split())
-    words = len(wa & wb) / max(1, len(wa | wb))
-    if matcher is None:
-        matcher = difflib.SequenceMatcher(None, a, b)
-    else:
-        matcher.set_seq1(a)
-    if max(words, matcher.real_quick_ratio()) < at_least or max(words, matcher.quick_ratio()) < at_least:
-        return words
-    return max(matcher.ratio(), words)
+    return max(difflib.SequenceMatcher(None, a, b).ratio(), len(wa & wb) / max(1, len(wa | wb)))
+
+
+def close_pairs(ours: list[str], theirs: list[str], limit: float) -> list[tuple[int, int]]:
+    """The (i, j) with spelling_closeness(ours[i], theirs[j]) >= limit. difflib's ratio never exceeds the
+    longest-common-subsequence ratio rapidfuzz computes for every pair at once, so difflib runs only on the
+    pairs that bound lets through (150,000 pairs in a second instead of thirty)."""
+    from rapidfuzz import fuzz, process
+
+    bound = process.cdist(ours, theirs, scorer=fuzz.ratio, score_cutoff=limit * 100 - 1e-6)
+    words = [set(t.split()) for t in theirs]
+    pairs = []
+    for i, text in enumerate(ours):
+        mine = set(text.split())
+        for j, other in enumerate(theirs):
+            overlap = len(mine & words[j]) / max(1, len(mine | words[j]))
+            if overlap >= limit or (bound[i, j] and spelling_closeness(text, other) >= limit):
+                pairs.append((i, j))
+    return pairs
 
 
 def test_the_check_sees_both_sides():
@@ -68,14 +77,20 @@ def test_the_check_sees_both_sides():
 
 
 def test_no_bank_question_is_spelled_like_a_question_set_question():
-    sets = [(folded(q), q, name, difflib.SequenceMatcher(None, "", folded(q))) for q, name in set_questions()]
-    copies = []
-    for question in bank_questions():
-        mine = folded(question)
-        score, theirs, name = max((spelling_closeness(mine, s, at_least=SPELLING_LIMIT, matcher=m), q, n) for s, q, n, m in sets)
-        if score >= SPELLING_LIMIT:
-            copies.append(f"{question!r} ~ {theirs!r} ({name}, {score:.2f})")
+    sets = set_questions()
+    mine = bank_questions()
+    pairs = close_pairs([folded(q) for q in mine], [folded(q) for q, _ in sets], SPELLING_LIMIT)
+    copies = [f"{mine[i]!r} ~ {sets[j][0]!r} ({sets[j][1]}, {spelling_closeness(folded(mine[i]), folded(sets[j][0])):.2f})"
+              for i, j in pairs]
     assert not copies, "bank questions too close to question-set questions; remove them:\n" + "\n".join(copies)
+
+
+def test_the_fast_search_finds_what_comparing_every_pair_finds():
+    ours = ["how long do the needels stay in", "can i drive home after", "is it safe with a pacemaker"]
+    theirs = ["how long do the needels stay in for", "will i be able to drive home after", "what about pacemakers",
+              "do the needles stay in long", "pacemaker safe is it with a"]
+    slow = [(i, j) for i, a in enumerate(ours) for j, b in enumerate(theirs) if spelling_closeness(a, b) >= SPELLING_LIMIT]
+    assert close_pairs(ours, theirs, SPELLING_LIMIT) == slow and (0, 0) in slow and (2, 4) in slow
 
 
 def test_no_bank_question_rewords_a_question_set_question(real_embedder):
