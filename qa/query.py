@@ -190,7 +190,8 @@ class QueryBuilder:
             prepared.kind = small
             return prepared
         prepared.language = language.detect(prepared.text)
-        searched = plain_quotes(gloss.spanish().english(prepared.text) if prepared.language == "es" else prepared.text)
+        lexicon = gloss.for_language(prepared.language)
+        searched = plain_quotes(lexicon.english(prepared.text) if lexicon else prepared.text)
         corrected, prepared.corrections = self.spelling.correct(expand_chat_spellings(searched))
         question, backstory = asking.split(corrected)
         prepared.asking = question
