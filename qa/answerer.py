@@ -308,10 +308,7 @@ class Answerer:
         return not retrieval.hits or (not prepared.changes_medicine and self.abstention.should_abstain(values))
 
     def question_vectors(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
-        """One row per phrasing (the question, then its context): as embedded, and with their glossary terms added.
-        The re-ranker reads `query.rerank_text`: the glossary's terms only for lay words the articles never use.
-        All of them ranked worse (the glossary maps everyday words broadly, for recall), none left "I'm on warfarin"
-        with nothing to match (bench/rerank_tradeoff.py)."""
+        """One row per phrasing (the question, then its context): as embedded, and with their glossary terms added."""
         raw = np.array(self.embedder.embed(query.embedding_texts()), dtype=np.float32)
         vectors = raw.copy()
         for row, phrasing in enumerate(query.phrasings):

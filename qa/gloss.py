@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
@@ -109,16 +109,21 @@ class Gloss:
                 return self.stems[key[:end]]
         return token
 
+    @cached_property
+    def _entries(self) -> dict[str, str]:
+        """Phrases and words as one table, for a language read character by character."""
+        return {**self.words, **self.phrases}
+
     def _english_by_characters(self, text: str) -> str:
         text = text.translate(_CJK_PUNCTUATION)
-        entries = {**self.words, **self.phrases}
-        longest = max(map(len, entries), default=0)
+        longest = max(map(len, self._entries), default=0)
         out: list[str] = []
         i = 0
         while i < len(text):
             for size in range(min(longest, len(text) - i), 0, -1):
-                if fold(text[i : i + size]) in entries:
-                    out.append(entries[fold(text[i : i + size])])
+                english = self._entries.get(fold(text[i : i + size]))
+                if english is not None:
+                    out.append(english)
                     i += size
                     break
             else:
@@ -143,7 +148,3 @@ def for_language(language: str) -> Gloss | None:
     language without one."""
     name = LEXICONS.get(language)
     return Gloss.load(Path(__file__).with_name(name)) if name else None
-
-
-def spanish() -> Gloss:
-    return for_language("es")

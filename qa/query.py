@@ -70,7 +70,11 @@ class Phrasing:
 class Query:
     """What retrieval is given for one question: the asking sentences' phrasing and, when the question leans on
     something (a follow-up's earlier message, a long message's backstory), that context's phrasing and weight;
-    and what the re-ranker reads as the question. `phrasings` are embedded in this order, one row each."""
+    and what the re-ranker reads as the question. `phrasings` are embedded in this order, one row each.
+
+    `rerank_text` has the glossary's terms only for lay words the articles never use. All of them ranked worse
+    (the glossary maps everyday words broadly, for recall); none left "I'm on warfarin" with nothing to match
+    (bench/rerank_tradeoff.py)."""
     question: Phrasing
     rerank_text: str               # the context, then the question, each with the glossary's terms for lay words
                                    # the articles never use
@@ -209,18 +213,16 @@ class QueryBuilder:
         elif backstory and self._leans_on(question, own_terms):
             prepared.context = backstory
         phrasing, rerank_text = self._phrasing(question), self._with_unknown_terms(question)
+        if prepared.context:
+            rerank_text = f"{self._with_unknown_terms(prepared.context)} {rerank_text}"
         prepared.changes_medicine = medicines.is_medicine_change(prepared.text) or medicines.is_medicine_change(question)
         if prepared.changes_medicine:  # searched with what the articles say about acupuncture beside medical treatment too
             phrasing = replace(phrasing, searched=f"{phrasing.searched} {medicines.ALONGSIDE}")
-        if prepared.context:
-            rerank_text = f"{self._with_unknown_terms(prepared.context)} {rerank_text}"
-        if prepared.changes_medicine:
             rerank_text = f"{rerank_text} {medicines.ALONGSIDE}"
-        if not prepared.context:
-            prepared.query = Query(phrasing, rerank_text)
-        else:
-            prepared.query = Query(phrasing, rerank_text, context=self._phrasing(prepared.context),
-                                   context_weight=CONTEXT_WEIGHT_BY_SPECIFIC_TERMS.get(len(own_terms), 0.35))
+        prepared.query = Query(phrasing, rerank_text)
+        if prepared.context:
+            prepared.query = replace(prepared.query, context=self._phrasing(prepared.context),
+                                     context_weight=CONTEXT_WEIGHT_BY_SPECIFIC_TERMS.get(len(own_terms), 0.35))
         return prepared
 
     def _phrasing(self, text: str) -> Phrasing:

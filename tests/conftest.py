@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from deploy.loopback import free_port  # noqa: F401  (tests import it from here too)
+from plumbing.messages import PACKAGES
 
 REPO = Path(__file__).resolve().parent.parent
 # Debian's Chromium, driven by Playwright (which must not download a browser of its own: no network).
@@ -54,7 +55,7 @@ def logged():
     handlers: list[LoggedLines] = []
 
     def attach(*names: str) -> list[str]:
-        handlers.append(LoggedLines(*(names or ("index", "qa", "server", "plumbing"))))
+        handlers.append(LoggedLines(*(names or PACKAGES)))
         return handlers[-1].lines
 
     yield attach

@@ -9,10 +9,8 @@ import logging
 
 import pytest
 
-from plumbing.messages import show_messages
+from plumbing.messages import PACKAGES as LIBRARY, show_messages
 from tests.conftest import REPO
-
-LIBRARY = ("index", "qa", "server", "plumbing")
 
 
 def library_modules():
