@@ -69,17 +69,20 @@ def load_average() -> str:
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
+    cpu, flags = "unknown", set()
     with open("/proc/cpuinfo", encoding="utf-8") as handle:
         for line in handle:
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu == "unknown":
                 cpu = line.split(":", 1)[1].strip()
-                break
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
     with open("/proc/meminfo", encoding="ascii") as handle:
         total_kib = int(next(line for line in handle if line.startswith("MemTotal")).split()[1])
     return {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu,
+        # The cross-encoder's int8 products: native with VNNI, emulated exactly (slower) without (index/onnx_embedder.py).
+        "int8": "int8 with VNNI" if flags & {"avx512_vnni", "avx_vnni"} else "int8 without VNNI (exact, slower)",
         "nproc": str(os.cpu_count()),
         "memory": f"{total_kib / 1024**2:.1f} GiB",
         "python": platform.python_version(),
@@ -90,7 +93,7 @@ def machine() -> dict[str, str]:
 def print_header(title: str, mode: str) -> None:
     m = machine()
     print(f"# {title} ({mode})")
-    print(f"{m['date']}; {m['cpu']}, {m['nproc']} CPUs, {m['memory']}; Python {m['python']}; load average {m['load']}")
+    print(f"{m['date']}; {m['cpu']} ({m['int8']}), {m['nproc']} CPUs, {m['memory']}; Python {m['python']}; load average {m['load']}")
 
 
 def table(headers: list[str], rows: list[list]) -> str:

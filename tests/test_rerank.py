@@ -53,6 +53,27 @@ def test_the_real_cross_encoder_scores_pairs_independently_of_their_batch():
     assert together[0] > together[1]
 
 
+# Logits of the shipped int8 model, computed on a CPU with AVX-512 VNNI (exact int8 products). A CPU without
+# VNNI gives the same when its int8 products are exact too (index/onnx_embedder.py, EXACT_INT8); its saturating
+# default moved logits enough to change which passage came first. The tolerance allows float rounding elsewhere.
+KNOWN_LOGITS = (
+    ("Will the needles hurt?", "Most patients report little to no pain upon needle insertion, often describing only a "
+     "momentary pinch or a slight tingling or dull ache.", 5.306),
+    ("Will the needles hurt?", "Common causes include long-term high blood sugar from diabetes, chemotherapy side "
+     "effects, or toxin exposure.", -11.193),
+    ("Will the needles hurt?", "Individuals with certain conditions, such as bleeding disorders or those taking blood "
+     "thinners, should discuss the procedure with their doctor before beginning treatment to ensure safety.", -11.044),
+)
+
+
+def test_the_cross_encoder_gives_the_same_logits_on_any_x86_cpu():
+    model = CrossEncoder()
+    options = model._session.get_session_options()
+    assert options.get_session_config_entry("session.x64quantprecision") == "1"
+    for question, passage, logit in KNOWN_LOGITS:
+        assert model.score(question, [passage])[0] == pytest.approx(logit, abs=0.05), (question, passage)
+
+
 def test_scores_combine_as_fused_plus_weight_times_logit(index):
     first = search(index, "needles pain", rerank_candidates=0)
     fused = {h.row: h.score for h in first.hits}
