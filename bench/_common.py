@@ -22,6 +22,8 @@ if str(REPO_ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from plumbing.cpu import int8_description  # noqa: E402
+
 QUESTIONS = REPO_ROOT / "eval" / "questions.jsonl"
 HOLDOUT = REPO_ROOT / "eval" / "holdout.jsonl"
 
@@ -69,20 +71,18 @@ def load_average() -> str:
 
 
 def machine() -> dict[str, str]:
-    cpu, flags = "unknown", set()
+    cpu = "unknown"
     with open("/proc/cpuinfo", encoding="utf-8") as handle:
         for line in handle:
-            if line.startswith("model name") and cpu == "unknown":
+            if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
+                break
     with open("/proc/meminfo", encoding="ascii") as handle:
         total_kib = int(next(line for line in handle if line.startswith("MemTotal")).split()[1])
     return {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu,
-        # The cross-encoder's int8 products: native with VNNI, emulated exactly (slower) without (index/onnx_embedder.py).
-        "int8": "int8 with VNNI" if flags & {"avx512_vnni", "avx_vnni"} else "int8 without VNNI (exact, slower)",
+        "int8": int8_description(),  # the cross-encoder's int8 kernel, which sets its speed (plumbing/cpu.py)
         "nproc": str(os.cpu_count()),
         "memory": f"{total_kib / 1024**2:.1f} GiB",
         "python": platform.python_version(),

@@ -52,13 +52,14 @@ import numpy as np
 from .embedder import MODEL_NAME, PROGRESS_ABOVE, model_path
 from .errors import ModelNotInstalledError, SearchIndexError
 from plumbing import files
+from plumbing.cpu import exact_int8_option
 from plumbing.environment import ONNX_CACHE_DIR, stay_offline
 
 DEFAULT_CACHE_DIR = ONNX_CACHE_DIR
 MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of the model; sentence-transformers truncates there too
 OPSET = 17
 EXPORT_FORMAT = 1  # bump when the export below changes, so old cached files are not reused
-EXACT_INT8 = "session.x64quantprecision"  # ONNX Runtime session option: int8 products in full precision on any x86-64
+EXACT_INT8 = "session.x64quantprecision"  # ONNX Runtime session option: exact int8 products on an x86-64 CPU without VNNI
 PROBES = (
     "Will the needles hurt?",
     "Is acupuncture safe if I take blood thinners such as warfarin, or should I ask my doctor first?",
@@ -228,11 +229,8 @@ def _session(path: Path, *, threads: int):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    # The cross-encoder is int8. Without AVX-512 VNNI, ONNX Runtime's int8 products saturate 16-bit sums, so the
-    # same question got other logits, and sometimes another first passage, on another CPU (patients-1 hit@1
-    # 0.566 on one machine, 0.605 on another, same code). This makes those CPUs compute the exact integer
-    # products VNNI computes (slower there); on a VNNI CPU it changes nothing. No effect on fp32 models.
-    options.add_session_config_entry(EXACT_INT8, "1")
+    if exact_int8_option():  # the cross-encoder's int8 products exact on a CPU without VNNI (plumbing/cpu.py)
+        options.add_session_config_entry(EXACT_INT8, "1")
     if threads > 1:
         # Spinning workers burn a core between requests and fight the web server for it. Builds too: while
         # another process holds a core, a spinning worker waits on its descheduled peer; measured on this
