@@ -37,7 +37,8 @@ from .errors import QAError
 
 LEXICONS = {"es": "spanish.yaml", "zh": "chinese.yaml", "ru": "russian.yaml", "vi": "vietnamese.yaml"}
 LEXICON_FILE = Path(__file__).with_name(LEXICONS["es"])
-_TOKEN = re.compile(r"[^\W\d_]+|\d+|[^\w\s]", re.UNICODE)
+# A word (hyphenated ones whole: "medi-cal", "post-quimio"), a number, or one sign.
+_TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*|\d+|[^\w\s]", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CJK_PUNCTUATION = str.maketrans({"？": "?", "，": ",", "。": ".", "！": "!", "、": ",", "；": ";", "：": ":"})
 
@@ -92,16 +93,21 @@ class Gloss:
                     break
             else:
                 token, key = tokens[i], folded[i]
-                if token in "¿¡":
-                    pass
-                elif key in self.words:
-                    out.append(self.words[key])
-                elif key in self.phrases:
-                    out.append(self.phrases[key])
-                else:
-                    out.append(self._stem(key, token))
+                if token not in "¿¡":
+                    out.append(self._word(token, key))
                 i += 1
         return _joined(out)
+
+    def _word(self, token: str, key: str) -> str:
+        """One word's English: the lexicon's word, phrase or stem; a hyphenated word unknown as a whole is read
+        part by part, its hyphens kept ("post-quimio": "post-chemo"), so a name such as "Medi-Cal" stays itself."""
+        if key in self.words:
+            return self.words[key]
+        if key in self.phrases:
+            return self.phrases[key]
+        if "-" in token:
+            return "-".join(self._word(part, fold(part)) for part in token.split("-"))
+        return self._stem(key, token)
 
     def _stem(self, key: str, token: str) -> str:
         for end in range(len(key), 2, -1):  # the longest known beginning of at least three letters

@@ -54,6 +54,13 @@ def test_unknown_chinese_characters_drop_out_and_other_text_stays():
     assert lexicon.english("针灸和B12？") == "acupuncture B12?"
 
 
+def test_a_hyphenated_name_stays_whole_and_a_hyphenated_word_is_read_part_by_part():
+    spanish = gloss.for_language("es")
+    # A program's name inside a Spanish message must reach the request lists as typed, not as "meds - cal".
+    assert "medi-cal" in spanish.english("mi papá tiene neuropatía, ¿aceptan Medi-Cal?").lower()
+    assert spanish.english("dolor post-quimioterapia") == "pain post-chemotherapy"
+
+
 def test_a_russian_stem_takes_the_longest_known_beginning():
     lexicon = Gloss({}, {}, stems={"акупунктур": "acupuncture", "электроакупунктур": "electroacupuncture"})
     assert lexicon.english("электроакупунктура или акупунктуры") == "electroacupuncture или acupuncture"
