@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from index import lexical
 
@@ -22,7 +24,7 @@ from . import asking, gloss, language, medicines, smalltalk
 from .smalltalk import MessageKind
 from .glossary import Glossary, whole_words_pattern
 from .history import user_turns
-from .spelling import SpellFixer
+from .spelling import SpellFixer, max_edits
 
 # Conversational words that carry no topic: they never make a question "about" something.
 GENERIC_WORDS = set(
@@ -123,6 +125,20 @@ def word_kinds(lists: dict[str, list[str]]) -> dict[str, re.Pattern]:
     return {kind: whole_words_pattern(words) for kind, words in lists.items()}
 
 
+def single_words(lists: dict[str, list[str]]) -> dict[str, str]:
+    """A list's one-word entries -> their kind (the first kind listing a word wins).
+
+    >>> single_words({"insurance": ["medicare", "prior authorization"], "pricing": ["cost"]})
+    {'medicare': 'insurance', 'cost': 'pricing'}
+    """
+    found: dict[str, str] = {}
+    for kind, entries in lists.items():
+        for entry in entries:
+            if re.fullmatch(r"[a-z][a-z'\-]*[a-z]", entry):
+                found.setdefault(entry, kind)
+    return found
+
+
 def list_words(*lists: dict[str, list[str]]) -> set[str]:
     """Every word of the lists' entries ("medi-cal", "walk-ins", "comp" of "workers comp"): never spell-corrected."""
     return {w for kinds in lists for entries in kinds.values() for entry in entries
@@ -166,6 +182,10 @@ class QueryBuilder:
         self.max_chars = max_chars
         self.requests = word_kinds(request_lists) if requests is None else requests
         self.topics = word_kinds(topic_lists) if topics is None else topics
+        # The lists' single words, for their misspellings ("siatica", "insurence", "apointment"): a typo that is no
+        # English word and was not corrected to an article's word counts as the list word it is closest to.
+        self.request_words = single_words(request_lists) if request_lists is not None else {}
+        self.topic_words = single_words(topic_lists) if topic_lists is not None else {}
         self._corpus_text = " ".join(corpus_texts).lower()
 
     def key_terms(self, text: str) -> list[str]:
@@ -205,8 +225,8 @@ class QueryBuilder:
         prepared.key_terms = self.key_terms(question)
         prepared.unknown_terms = [t for t in prepared.key_terms if not self.is_known(t)]
         prepared.specific_terms = [t for t in prepared.key_terms if lexical.stem(t) not in self.common_stems]
-        prepared.unsupported_requests = self._unused_kinds(self.requests, question)
-        prepared.uncovered_topics = self._unused_kinds(self.topics, question)
+        prepared.unsupported_requests = self._unused_kinds(self.requests, question, self.request_words)
+        prepared.uncovered_topics = self._unused_kinds(self.topics, question, self.topic_words)
         own_terms = self._specific(question) if backstory else prepared.specific_terms
         if self._is_follow_up(question, own_terms, history):
             prepared.context = self._context(history)
@@ -234,15 +254,33 @@ class QueryBuilder:
         the re-ranker has nothing else to link them to the articles by; a word they use speaks for itself."""
         return _with_terms(text, self.glossary.expansions(text, unknown_to=set(self.corpus_words)))
 
-    def _unused_kinds(self, kinds: dict[str, re.Pattern], text: str) -> list[str]:
+    def _unused_kinds(self, kinds: dict[str, re.Pattern], text: str, words_of: dict[str, str] | None = None) -> list[str]:
         """The kinds (of request, of topic) in `text` whose matching words the articles never use (and that
-        the glossary does not map to the articles' words: those are in scope)."""
+        the glossary does not map to the articles' words: those are in scope); with `words_of` (a list's single
+        words -> their kind), a misspelling of one of them counts as the word."""
         lowered = text.lower()
         found = []
         for kind, pattern in kinds.items():
             words = {m.group(0) for m in pattern.finditer(lowered)}
             if any(not self._corpus_uses(w) and w not in self.lay_terms for w in words):
                 found.append(kind)
+        for word in self._misspelt(lowered, words_of or {}):
+            if words_of[word] not in found and not self._corpus_uses(word) and word not in self.lay_terms:
+                found.append(words_of[word])
+        return found
+
+    def _misspelt(self, lowered: str, words_of: dict[str, str]) -> list[str]:
+        """The list words that words of `lowered` misspell: words of five letters or more that are neither English
+        nor the articles' (the spelling fixer left them as typed), within its edit distance of a list word."""
+        if not words_of:
+            return []
+        found = []
+        for word in dict.fromkeys(re.findall(r"[a-z][a-z'\-]*[a-z]", lowered)):
+            if len(word) < 5 or self.spelling.known(word):
+                continue
+            match = process.extractOne(word, list(words_of), scorer=OSA.distance, score_cutoff=max_edits(word))
+            if match is not None:
+                found.append(match[0])
         return found
 
     def _corpus_uses(self, phrase: str) -> bool:

@@ -123,6 +123,21 @@ def test_unsupported_requests_count_only_in_words_the_articles_never_use(builder
     assert builder.prepare("Will the needles hurt?").unsupported_requests == []
 
 
+def test_a_misspelt_list_word_counts_as_the_word(builder):
+    assert builder.prepare("do you treat siatica too").uncovered_topics == ["other conditions"]
+    assert builder.prepare("do you take medicar?").unsupported_requests == ["insurance"]
+    # Not a typo of a list word: an English word near one ("coast", "dosage" is listed; "postage" is English),
+    # a short word, and a typo the spelling fixer corrects to an article's word.
+    assert builder.prepare("we live on the coast, is postage extra?").unsupported_requests == []
+    assert builder.prepare("acupunture for numbnes in the feet?").unsupported_requests == []
+    assert builder.prepare("acupunture for numbnes in the feet?").uncovered_topics == []
+
+
+def test_a_program_named_in_a_spanish_message_counts_as_the_request_it_is(builder):
+    prepared = builder.prepare("mi abuela tiene neuropatía, ¿aceptan Medi-Cal?")
+    assert prepared.language == "es" and prepared.unsupported_requests == ["insurance"]
+
+
 def test_the_lists_words_are_never_spell_corrected_into_article_words():
     corpus = CORPUS + ["Medical care and medicine matter; walking helps; symptoms come and go."]
     builder = builder_for(corpus, Glossary({}))
