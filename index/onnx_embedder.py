@@ -52,14 +52,13 @@ import numpy as np
 from .embedder import MODEL_NAME, PROGRESS_ABOVE, model_path
 from .errors import ModelNotInstalledError, SearchIndexError
 from plumbing import files
-from plumbing.cpu import exact_int8_option
+from plumbing.cpu import EXACT_INT8, exact_int8_option
 from plumbing.environment import ONNX_CACHE_DIR, stay_offline
 
 DEFAULT_CACHE_DIR = ONNX_CACHE_DIR
 MAX_SEQ_LENGTH = 256  # sentence_bert_config.json of the model; sentence-transformers truncates there too
 OPSET = 17
 EXPORT_FORMAT = 1  # bump when the export below changes, so old cached files are not reused
-EXACT_INT8 = "session.x64quantprecision"  # ONNX Runtime session option: exact int8 products on an x86-64 CPU without VNNI
 PROBES = (
     "Will the needles hurt?",
     "Is acupuncture safe if I take blood thinners such as warfarin, or should I ask my doctor first?",

@@ -19,11 +19,11 @@ from pathlib import Path
 CPUINFO = Path("/proc/cpuinfo")
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})  # Linux's names for the exact int8 dot products
 X86_64 = frozenset({"x86_64", "amd64"})
+EXACT_INT8 = "session.x64quantprecision"  # ONNX Runtime's session option for exact int8 products on x86-64
 
 
-@lru_cache(maxsize=1)
-def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
-    """The first CPU's feature flags from /proc/cpuinfo; empty where there is none (macOS, Windows)."""
+def read_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
+    """The first CPU's feature flags in a /proc/cpuinfo file; empty where there is none (macOS, Windows)."""
     try:
         with cpuinfo.open(encoding="utf-8", errors="replace") as handle:
             for line in handle:
@@ -34,7 +34,14 @@ def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
     return frozenset()
 
 
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """This machine's CPU flags, read once."""
+    return read_flags()
+
+
 def has_vnni(flags: frozenset[str] | None = None) -> bool:
+    """Whether `flags` (this CPU's by default) include an exact int8 dot product."""
     return bool((cpu_flags() if flags is None else flags) & VNNI_FLAGS)
 
 
@@ -57,4 +64,6 @@ def int8_description() -> str:
     """For benchmark headers: which int8 kernel the cross-encoder runs on here."""
     if platform.machine().lower() not in X86_64:
         return f"int8 on {platform.machine()}"
+    if not cpu_flags():
+        return "int8, VNNI unknown: exact kernel"
     return "int8 with VNNI" if has_vnni() else "int8 without VNNI: exact kernel, slower"

@@ -105,8 +105,8 @@ class Gloss:
             return self.words[key]
         if key in self.phrases:
             return self.phrases[key]
-        if "-" in token:
-            return "-".join(self._word(part, fold(part)) for part in token.split("-"))
+        if "-" in token:  # a part glossed to nothing goes with its hyphen
+            return "-".join(w for w in (self._word(part, fold(part)) for part in token.split("-")) if w)
         return self._stem(key, token)
 
     def _stem(self, key: str, token: str) -> str:

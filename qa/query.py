@@ -24,7 +24,7 @@ from . import asking, gloss, language, medicines, smalltalk
 from .smalltalk import MessageKind
 from .glossary import Glossary, whole_words_pattern
 from .history import user_turns
-from .spelling import SpellFixer, max_edits
+from .spelling import SpellFixer, english_neighbours, english_words, max_edits
 
 # Conversational words that carry no topic: they never make a question "about" something.
 GENERIC_WORDS = set(
@@ -182,8 +182,8 @@ class QueryBuilder:
         self.max_chars = max_chars
         self.requests = word_kinds(request_lists) if requests is None else requests
         self.topics = word_kinds(topic_lists) if topics is None else topics
-        # The lists' single words, for their misspellings ("siatica", "insurence", "apointment"): a typo that is no
-        # English word and was not corrected to an article's word counts as the list word it is closest to.
+        # The lists' single words, for their misspellings ("siatica", "acupressur"): a typo that is no English word,
+        # was not corrected to an article's word and is no likelier typo of an everyday word counts as the list word.
         self.request_words = single_words(request_lists) if request_lists is not None else {}
         self.topic_words = single_words(topic_lists) if topic_lists is not None else {}
         self._corpus_text = " ".join(corpus_texts).lower()
@@ -271,16 +271,23 @@ class QueryBuilder:
 
     def _misspelt(self, lowered: str, words_of: dict[str, str]) -> list[str]:
         """The list words that words of `lowered` misspell: words of five letters or more that are neither English
-        nor the articles' (the spelling fixer left them as typed), within its edit distance of a list word."""
+        nor the articles' (the spelling fixer left them as typed), within its edit distance of a list word, and
+        not a likelier typo of an everyday word ("injurred" is "injured", not "insured"; "messege" is "message",
+        not "massage"): no English word is nearer, and none as near is as common as the list word."""
         if not words_of:
             return []
         found = []
         for word in dict.fromkeys(re.findall(r"[a-z][a-z'\-]*[a-z]", lowered)):
             if len(word) < 5 or self.spelling.known(word):
                 continue
-            match = process.extractOne(word, list(words_of), scorer=OSA.distance, score_cutoff=max_edits(word))
-            if match is not None:
-                found.append(match[0])
+            match = process.extractOne(word, words_of.keys(), scorer=OSA.distance, score_cutoff=max_edits(word))
+            if match is None:
+                continue
+            listed, distance = match[0], match[1]
+            common = english_words()[listed]
+            if any(w != listed and (distance > 1 or count >= common) for w, count in english_neighbours(word).items()):
+                continue
+            found.append(listed)
         return found
 
     def _corpus_uses(self, phrase: str) -> bool:

@@ -23,11 +23,31 @@ from rapidfuzz.distance import OSA
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]|[A-Za-z]")
 
 
+RAREST_COUNT = 50  # pyspellchecker's count for its rarest words ("viatica", "messene")
+
+
 @lru_cache(maxsize=1)
-def english_words():
+def _checker():
     from spellchecker import SpellChecker
 
-    return SpellChecker(language="en", distance=1).word_frequency
+    return SpellChecker(language="en", distance=1)
+
+
+def english_words():
+    return _checker().word_frequency
+
+
+def english_neighbours(word: str) -> dict[str, int]:
+    """The English words one edit from `word` (a letter left out, added, changed, or two swapped), with how often
+    each is used; the rarest words of the list are left out.
+
+    >>> sorted(english_neighbours("injurred"))
+    ['incurred', 'injured']
+    """
+    checker = _checker()
+    counts = checker.word_frequency
+    return {w: counts[w] for w in checker.edit_distance_1(word.lower())
+            if w != word and w in counts and counts[w] > RAREST_COUNT}
 
 
 def max_edits(word: str) -> int:

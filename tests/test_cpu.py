@@ -9,11 +9,11 @@ def test_flags_are_read_from_the_first_cpu_of_a_cpuinfo_file(tmp_path):
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu avx2 avx512_vnni\n\n"
                     "processor\t: 1\nflags\t\t: fpu\n", encoding="utf-8")
-    assert cpu.cpu_flags.__wrapped__(info) == frozenset({"fpu", "avx2", "avx512_vnni"})
+    assert cpu.read_flags(info) == frozenset({"fpu", "avx2", "avx512_vnni"})
 
 
 def test_no_cpuinfo_means_no_flags_so_an_x86_cpu_gets_the_exact_kernel(tmp_path):
-    flags = cpu.cpu_flags.__wrapped__(tmp_path / "missing")
+    flags = cpu.read_flags(tmp_path / "missing")
     assert flags == frozenset()
     assert cpu.exact_int8_option(machine="AMD64", flags=flags)
 

@@ -125,12 +125,18 @@ def test_unsupported_requests_count_only_in_words_the_articles_never_use(builder
 
 def test_a_misspelt_list_word_counts_as_the_word(builder):
     assert builder.prepare("do you treat siatica too").uncovered_topics == ["other conditions"]
-    assert builder.prepare("do you take medicar?").unsupported_requests == ["insurance"]
+    assert builder.prepare("is acupressur the same thing?").uncovered_topics == ["other therapies"]
     # Not a typo of a list word: an English word near one ("coast", "dosage" is listed; "postage" is English),
     # a short word, and a typo the spelling fixer corrects to an article's word.
     assert builder.prepare("we live on the coast, is postage extra?").unsupported_requests == []
     assert builder.prepare("acupunture for numbnes in the feet?").unsupported_requests == []
     assert builder.prepare("acupunture for numbnes in the feet?").uncovered_topics == []
+    # A likelier typo of an everyday word is not a list word: "injured", "message", "extensive", "killing", and
+    # "medicar", as near "medical" (far more common) as "medicare".
+    for typo in ("my nerves were injurred in a crash, can it help?", "can I send a messege about my feet",
+                 "is the treatment extensiv?", "the burning is killling me", "is it medicar approved"):
+        prepared = builder.prepare(typo)
+        assert prepared.unsupported_requests == [] and prepared.uncovered_topics == [], typo
 
 
 def test_a_program_named_in_a_spanish_message_counts_as_the_request_it_is(builder):

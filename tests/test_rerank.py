@@ -9,7 +9,7 @@ from importlib import metadata
 import numpy as np
 import pytest
 
-from plumbing.cpu import exact_int8_option
+from plumbing.cpu import EXACT_INT8, exact_int8_option
 from qa import rerank
 from qa.errors import RerankerModelError
 from qa.rerank import CrossEncoder
@@ -67,14 +67,14 @@ KNOWN_LOGITS = (
 )
 
 
-def test_the_cross_encoder_gives_the_same_logits_on_any_x86_cpu():
+def test_the_cross_encoder_gives_the_same_logits_on_any_cpu():
     model = CrossEncoder()
     options = model._session.get_session_options()
     if exact_int8_option():  # this CPU lacks VNNI: the exact kernel must have been asked for
-        assert options.get_session_config_entry("session.x64quantprecision") == "1"
+        assert options.get_session_config_entry(EXACT_INT8) == "1"
     else:  # VNNI's products are exact already; the exact kernel would only be slower
         with pytest.raises(RuntimeError):
-            options.get_session_config_entry("session.x64quantprecision")
+            options.get_session_config_entry(EXACT_INT8)
     for question, passage, logit in KNOWN_LOGITS:
         assert model.score(question, [passage])[0] == pytest.approx(logit, abs=0.05), (question, passage)
 
