@@ -29,7 +29,7 @@ from index import Embedder, SearchIndex, open_index
 from index.onnx_embedder import OnnxEmbedder
 from plumbing.environment import onnx_cache_dir
 
-from . import abstain, language, safety, suggestions, wording
+from . import abstain, asking, language, safety, suggestions, wording
 from .abstain import AbstentionModel, features
 from .compose import Reply, answer_object
 from .config import Settings, load_settings
@@ -266,7 +266,13 @@ class Answerer:
                 reply.notes.insert(0, wording.MEDICINE_CAUTION)
             retrieval = self._retrieve(engine, prepared.query)
             values = features(prepared, retrieval.evidence)
-            if self.should_abstain(prepared, retrieval, values):
+            refused = self.should_abstain(prepared, retrieval, values)
+            covered = self._covered_parts(engine, prepared)
+            if refused and covered and (part := self._answered_part(engine, covered)) is not None:
+                (retrieval, values), refused = part, False
+            if covered and not refused:  # said, whether the whole message or one of its questions was answered
+                reply.notes.append(wording.part_not_covered(prepared.unsupported_requests))
+            if refused:
                 reply.abstained = True
                 reply.message = wording.abstention(self.settings, engine.coverage)
                 reply.suggestions = suggestions.instead_of_abstaining(retrieval.bank_matches)
@@ -285,6 +291,27 @@ class Answerer:
             outcome, detail = (Outcome.ABSTAINED if reply.abstained else Outcome.ANSWERED), None
         return Result(answer, prepared, retrieval, values, (time.perf_counter() - started) * 1000, outcome, detail,
                       _rerank_top(retrieval, values))
+
+    def _covered_parts(self, engine: _Engine, prepared: PreparedQuestion) -> list[PreparedQuestion]:
+        """A message that asks several questions, one of them a request the articles are not meant for (prices,
+        insurance, booking: qa/requests.yaml): "does it help the burning, and how much is a visit?". Its other
+        questions, each prepared alone; [] for any other message. Not for a topic they do not cover: in "what is
+        moxibustion, and is it good for numb feet?" the second question is about the first's topic, not acupuncture."""
+        if not prepared.unsupported_requests or prepared.uncovered_topics:
+            return []
+        parts = [engine.queries.prepare(part) for part in asking.asks_apart(prepared.asking)]
+        if len(parts) < 2:
+            return []
+        return [p for p in parts if p.kind is MessageKind.QUESTION and not (p.unsupported_requests or p.uncovered_topics)]
+
+    def _answered_part(self, engine: _Engine, parts: list[PreparedQuestion]) -> tuple[Retrieval, dict] | None:
+        """The first of `parts` the abstention model answers, as (retrieval, features); None when it answers none."""
+        for part in parts:
+            retrieval = self._retrieve(engine, part.query)
+            values = features(part, retrieval.evidence)
+            if not self.should_abstain(part, retrieval, values):
+                return retrieval, values
+        return None
 
     def retrieve(self, query: Query) -> Retrieval:
         """The passages for `query` (`prepare(...).query`): embedded (`question_vectors`), searched with BM25 and

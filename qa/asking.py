@@ -56,3 +56,25 @@ def split(text: str) -> tuple[str, str]:
     if not asking or len(asking) == len(parts):
         return text, ""
     return " ".join(parts[i] for i in asking), " ".join(s for i, s in enumerate(parts) if i not in set(asking))
+
+
+# "... feeling and can I be in the room to translate?": a second question joined to the first.
+_JOINED_QUESTION = re.compile(
+    r"[,;]?\s+(?:and|also|plus|or|but)\s+(?=(?:can|could|will|would|does|do|is|are|should|may|how|what|when|where|who)\b)",
+    re.IGNORECASE,
+)
+
+
+def asks_apart(text: str) -> list[str]:
+    """The separate questions of `text`: its asking sentences, each cut where a second question is joined to it
+    ("does it help the tingling and can my daughter come in with me?" is two). A text that asks once is itself.
+
+    >>> asks_apart("Does acupuncture help numbness? How much is a visit?")
+    ['Does acupuncture help numbness?', 'How much is a visit?']
+    >>> asks_apart("does it help the tingling and can my daughter come in with me?")
+    ['does it help the tingling', 'can my daughter come in with me?']
+    >>> asks_apart("Will the needles hurt?")
+    ['Will the needles hurt?']
+    """
+    parts = [s for s in sentences(text) if asks(s)] or [text]
+    return [p.strip() for s in parts for p in _JOINED_QUESTION.split(s) if p.strip()]

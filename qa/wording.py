@@ -64,6 +64,27 @@ def abstention(settings: Settings, coverage: Coverage | None = None) -> str:
     )
 
 
+# What each kind of request (qa/requests.yaml) is, in a visitor's words.
+REQUEST_NAMES = {
+    "pricing": "prices", "insurance": "insurance", "dosing": "medicine doses",
+    "booking and logistics": "appointments and visits", "clinic, staff and liability": "the clinic and its staff",
+    "writing and other tasks": "tasks other than answering",
+}
+
+
+def part_not_covered(kinds: list[str]) -> str:
+    """The note (plain text, like every note) before an answer to a message that also asks for `kinds` of request
+    the articles are not meant for.
+
+    >>> part_not_covered(["pricing", "insurance"])
+    'Your message also asks about prices and insurance, which these articles do not cover: please ask the clinic. Here is what they say about the rest.'
+    """
+    names = list(dict.fromkeys(REQUEST_NAMES.get(kind, kind) for kind in kinds))
+    about = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    return (f"Your message also asks about {about}, which these articles do not cover: please ask the clinic. "
+            "Here is what they say about the rest.")
+
+
 def after_safety(settings: Settings) -> str:
     """What follows a safety message: nothing is retrieved; the clinic's contact link, once."""
     return f"Please get help first: the articles here cannot help with this.{contact(settings)}"

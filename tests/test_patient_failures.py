@@ -59,3 +59,28 @@ def test_visit_practicalities_the_articles_never_mention_are_not_covered(real_an
     answer = real_answerer.ask(question)
     assert answer["abstained"] and answer["passages"] == [], [p["text"][:80] for p in answer["passages"]]
     assert answer["safety"] is None
+
+
+@pytest.mark.parametrize("question, about", [
+    ("does acupuncture help the burning in my feet, and how much does a visit cost?", "prices"),
+    ("Will the needles hurt? Do you take Medicare?", "insurance"),
+    ("is acupuncture safe if I'm on blood thinners and can I book for tomorrow?", "appointments and visits"),
+])
+def test_a_question_asked_beside_one_the_articles_do_not_cover_is_answered_with_a_note(real_answerer, question, about):
+    answer = real_answerer.ask(question)
+    assert not answer["abstained"] and answer["passages"], answer["answer_markdown"][:300]
+    note = next(n for n in answer["notes"] if n.startswith("Your message also asks about"))
+    assert about in note and "please ask the clinic" in note
+    for uncovered in ("how much does a visit cost?", "Do you take Medicare?", "can I book for tomorrow?"):
+        assert uncovered not in answer["passages"][0]["text"]
+
+
+@pytest.mark.parametrize("question", [
+    "how much does a visit cost and do you take insurance?",   # both parts are clinic business
+    "can acupuncture help my migraines?",                       # one question, about another condition
+    "what is moxibustion, and is it good for numb feet?",       # the second question is about the first's topic
+])
+def test_a_message_with_nothing_the_articles_cover_is_still_refused(real_answerer, question):
+    answer = real_answerer.ask(question)
+    assert answer["abstained"] and answer["passages"] == [], [p["text"][:80] for p in answer["passages"]]
+    assert not any(n.startswith("Your message also asks about") for n in answer["notes"])
