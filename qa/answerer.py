@@ -268,7 +268,9 @@ class Answerer:
             values = features(prepared, retrieval.evidence)
             refused = self.should_abstain(prepared, retrieval, values)
             covered = self._covered_parts(engine, prepared)
-            if refused and covered and (part := self._answered_part(engine, covered)) is not None:
+            # Answered from its covered question alone: the clinic request would pull the passages toward itself
+            # ("how much does a visit cost" toward how many visits a course takes).
+            if covered and (part := self._answered_part(engine, covered)) is not None:
                 (retrieval, values), refused = part, False
             if covered and not refused:  # said, whether the whole message or one of its questions was answered
                 reply.notes.append(wording.part_not_covered(prepared.unsupported_requests))

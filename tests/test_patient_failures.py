@@ -61,18 +61,22 @@ def test_visit_practicalities_the_articles_never_mention_are_not_covered(real_an
     assert answer["safety"] is None
 
 
-@pytest.mark.parametrize("question, about", [
-    ("does acupuncture help the burning in my feet, and how much does a visit cost?", "prices"),
-    ("Will the needles hurt? Do you take Medicare?", "insurance"),
-    ("is acupuncture safe if I'm on blood thinners and can I book for tomorrow?", "appointments and visits"),
+@pytest.mark.parametrize("question, covered, about", [
+    ("does acupuncture help the burning in my feet, and how much does a visit cost?",
+     "does acupuncture help the burning in my feet", "prices"),
+    ("Will the needles hurt? Do you take Medicare?", "Will the needles hurt?", "insurance"),
+    ("is acupuncture safe if I'm on blood thinners and can I book for tomorrow?",
+     "is acupuncture safe if I'm on blood thinners", "appointments and visits"),
 ])
-def test_a_question_asked_beside_one_the_articles_do_not_cover_is_answered_with_a_note(real_answerer, question, about):
+def test_a_question_asked_beside_one_the_articles_do_not_cover_is_answered_with_a_note(real_answerer, question,
+                                                                                        covered, about):
     answer = real_answerer.ask(question)
     assert not answer["abstained"] and answer["passages"], answer["answer_markdown"][:300]
     note = next(n for n in answer["notes"] if n.startswith("Your message also asks about"))
     assert about in note and "please ask the clinic" in note
-    for uncovered in ("how much does a visit cost?", "Do you take Medicare?", "can I book for tomorrow?"):
-        assert uncovered not in answer["passages"][0]["text"]
+    # Answered as its covered question alone would be: the request does not pull the passages toward itself.
+    alone = real_answerer.ask(covered)
+    assert [p["text"] for p in answer["passages"]] == [p["text"] for p in alone["passages"]]
 
 
 @pytest.mark.parametrize("question", [
