@@ -264,14 +264,15 @@ class Answerer:
         else:
             if prepared.changes_medicine:
                 reply.notes.insert(0, wording.MEDICINE_CAUTION)
-            retrieval = self._retrieve(engine, prepared.query)
-            values = features(prepared, retrieval.evidence)
-            refused = self.should_abstain(prepared, retrieval, values)
             covered = self._covered_parts(engine, prepared)
-            # Answered from its covered question alone: the clinic request would pull the passages toward itself
-            # ("how much does a visit cost" toward how many visits a course takes).
+            # Answered from its covered question alone when that is answered: the clinic request would pull the
+            # passages toward itself ("how much does a visit cost" toward how many visits a course takes).
             if covered and (part := self._answered_part(engine, covered)) is not None:
                 (retrieval, values), refused = part, False
+            else:
+                retrieval = self._retrieve(engine, prepared.query)
+                values = features(prepared, retrieval.evidence)
+                refused = self.should_abstain(prepared, retrieval, values)
             if covered and not refused:  # said, whether the whole message or one of its questions was answered
                 reply.notes.append(wording.part_not_covered(prepared.unsupported_requests))
             if refused:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
-from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from index import lexical
@@ -24,7 +23,7 @@ from . import asking, gloss, language, medicines, smalltalk
 from .smalltalk import MessageKind
 from .glossary import Glossary, whole_words_pattern
 from .history import user_turns
-from .spelling import SpellFixer, english_neighbours, english_words, max_edits
+from .spelling import SpellFixer, english_neighbours, english_words
 
 # Conversational words that carry no topic: they never make a question "about" something.
 GENERIC_WORDS = set(
@@ -125,18 +124,21 @@ def word_kinds(lists: dict[str, list[str]]) -> dict[str, re.Pattern]:
     return {kind: whole_words_pattern(words) for kind, words in lists.items()}
 
 
-def single_words(lists: dict[str, list[str]]) -> dict[str, str]:
-    """A list's one-word entries -> their kind (the first kind listing a word wins).
+class ListWords:
+    """A word list's one-word entries (qa/requests.yaml, qa/topics.yaml) with their kinds (the first kind listing a
+    word wins), and the spelling fixer (qa/spelling.py) that finds which of them a typo misspells.
 
-    >>> single_words({"insurance": ["medicare", "prior authorization"], "pricing": ["cost"]})
+    >>> ListWords({"insurance": ["medicare", "prior authorization"], "pricing": ["cost"]}).kind_of
     {'medicare': 'insurance', 'cost': 'pricing'}
     """
-    found: dict[str, str] = {}
-    for kind, entries in lists.items():
-        for entry in entries:
-            if re.fullmatch(r"[a-z][a-z'\-]*[a-z]", entry):
-                found.setdefault(entry, kind)
-    return found
+
+    def __init__(self, lists: dict[str, list[str]]):
+        self.kind_of: dict[str, str] = {}
+        for kind, entries in lists.items():
+            for entry in entries:
+                if re.fullmatch(r"[a-z][a-z'\-]*[a-z]", entry):
+                    self.kind_of.setdefault(entry, kind)
+        self.typos = SpellFixer(set(self.kind_of))
 
 
 def list_words(*lists: dict[str, list[str]]) -> set[str]:
@@ -184,8 +186,8 @@ class QueryBuilder:
         self.topics = word_kinds(topic_lists) if topics is None else topics
         # The lists' single words, for their misspellings ("siatica", "acupressur"): a typo that is no English word,
         # was not corrected to an article's word and is no likelier typo of an everyday word counts as the list word.
-        self.request_words = single_words(request_lists) if request_lists is not None else {}
-        self.topic_words = single_words(topic_lists) if topic_lists is not None else {}
+        self.request_words = ListWords(request_lists) if request_lists is not None else None
+        self.topic_words = ListWords(topic_lists) if topic_lists is not None else None
         self._corpus_text = " ".join(corpus_texts).lower()
 
     def key_terms(self, text: str) -> list[str]:
@@ -254,40 +256,33 @@ class QueryBuilder:
         the re-ranker has nothing else to link them to the articles by; a word they use speaks for itself."""
         return _with_terms(text, self.glossary.expansions(text, unknown_to=set(self.corpus_words)))
 
-    def _unused_kinds(self, kinds: dict[str, re.Pattern], text: str, words_of: dict[str, str] | None = None) -> list[str]:
+    def _unused_kinds(self, kinds: dict[str, re.Pattern], text: str, words: ListWords | None = None) -> list[str]:
         """The kinds (of request, of topic) in `text` whose matching words the articles never use (and that
-        the glossary does not map to the articles' words: those are in scope); with `words_of` (a list's single
-        words -> their kind), a misspelling of one of them counts as the word."""
+        the glossary does not map to the articles' words: those are in scope); with the list's `words`, a
+        misspelling of one of them counts as the word."""
         lowered = text.lower()
         found = []
         for kind, pattern in kinds.items():
-            words = {m.group(0) for m in pattern.finditer(lowered)}
-            if any(not self._corpus_uses(w) and w not in self.lay_terms for w in words):
+            matched = {m.group(0) for m in pattern.finditer(lowered)}
+            if any(not self._corpus_uses(w) and w not in self.lay_terms for w in matched):
                 found.append(kind)
-        for word in self._misspelt(lowered, words_of or {}):
-            if words_of[word] not in found and not self._corpus_uses(word) and word not in self.lay_terms:
-                found.append(words_of[word])
+        for word in self._misspelt(lowered, words) if words is not None else ():
+            if words.kind_of[word] not in found and not self._corpus_uses(word) and word not in self.lay_terms:
+                found.append(words.kind_of[word])
         return found
 
-    def _misspelt(self, lowered: str, words_of: dict[str, str]) -> list[str]:
+    def _misspelt(self, lowered: str, words: ListWords) -> list[str]:
         """The list words that words of `lowered` misspell: words of five letters or more that are neither English
         nor the articles' (the spelling fixer left them as typed), within its edit distance of a list word, and
         not a likelier typo of an everyday word ("injurred" is "injured", not "insured"; "messege" is "message",
         not "massage"): no English word is nearer, and none as near is as common as the list word."""
-        if not words_of:
-            return []
         found = []
         for word in dict.fromkeys(re.findall(r"[a-z][a-z'\-]*[a-z]", lowered)):
-            if len(word) < 5 or self.spelling.known(word):
+            if len(word) < 5 or self.spelling.known(word) or (listed := words.typos.fix_word(word)) is None:
                 continue
-            match = process.extractOne(word, words_of.keys(), scorer=OSA.distance, score_cutoff=max_edits(word))
-            if match is None:
-                continue
-            listed, distance = match[0], match[1]
-            common = english_words()[listed]
-            if any(w != listed and (distance > 1 or count >= common) for w, count in english_neighbours(word).items()):
-                continue
-            found.append(listed)
+            distance, common = OSA.distance(word, listed), english_words()[listed]
+            if not any(w != listed and (distance > 1 or count >= common) for w, count in english_neighbours(word).items()):
+                found.append(listed)
         return found
 
     def _corpus_uses(self, phrase: str) -> bool:

@@ -44,10 +44,9 @@ def english_neighbours(word: str) -> dict[str, int]:
     >>> sorted(english_neighbours("injurred"))
     ['incurred', 'injured']
     """
-    checker = _checker()
+    checker, word = _checker(), word.lower()
     counts = checker.word_frequency
-    return {w: counts[w] for w in checker.edit_distance_1(word.lower())
-            if w != word and w in counts and counts[w] > RAREST_COUNT}
+    return {w: counts[w] for w in checker.edit_distance_1(word) if w != word and w in counts and counts[w] > RAREST_COUNT}
 
 
 def max_edits(word: str) -> int:
